@@ -1,0 +1,163 @@
+"""A small Python client for the web service, on the standard library only.
+
+``jsonrpc_client_call`` keeps the seed's name and shape; :class:`WebServiceClient`
+adds the token, base URL and discovery-file lookup that ``scrapy-ws`` needs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from .jsonrpc import JsonRpcError
+from .security import default_discovery_dir, read_discovery_files
+
+__all__ = [
+    "JsonRpcError",
+    "ServiceNotFound",
+    "WebServiceClient",
+    "WebServiceError",
+    "find_services",
+    "get_json",
+    "jsonrpc_client_call",
+]
+
+DEFAULT_TIMEOUT = 10.0
+
+# Loopback services must never be reached through an HTTP proxy from the environment.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_ids = itertools.count(1)
+
+
+class WebServiceError(Exception):
+    """The service answered with an HTTP error, or could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class ServiceNotFound(WebServiceError):
+    """No running service was found in the discovery directory."""
+
+
+def _request(
+    url: str, *, token: str | None, body: bytes | None = None, timeout: float = DEFAULT_TIMEOUT
+) -> Any:
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(  # noqa: S310 (http URLs given by the user)
+        url, data=body, headers=headers, method="POST" if body is not None else "GET"
+    )
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        raise WebServiceError(_error_message(exc), status=exc.code) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise WebServiceError(f"cannot reach the web service at {url}: {reason}") from None
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise WebServiceError(f"the answer from {url} is not JSON") from None
+
+
+def _error_message(exc: urllib.error.HTTPError) -> str:
+    try:
+        payload = json.loads(exc.read())
+        message = payload["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        message = exc.reason
+    return f"HTTP {exc.code}: {message}"
+
+
+def get_json(url: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """``GET`` a JSON resource and return the decoded value."""
+    return _request(url, token=token, timeout=timeout)
+
+
+def jsonrpc_client_call(
+    url: str,
+    method: str,
+    *args: Any,
+    token: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    **kwargs: Any,
+) -> Any:
+    """Call ``method`` of the JSON-RPC resource at ``url`` and return its result.
+
+    Positional or named params, not both (JSON-RPC allows one form per call).
+    Raises :class:`JsonRpcError` when the service answers with an error.
+    """
+    if args and kwargs:
+        raise TypeError("JSON-RPC takes positional or named params, not both")
+    payload = {
+        "jsonrpc": "2.0",
+        "method": method,
+        "params": kwargs or list(args),
+        "id": next(_ids),
+    }
+    answer = _request(url, token=token, body=json.dumps(payload).encode(), timeout=timeout)
+    if not isinstance(answer, dict):
+        raise WebServiceError(f"unexpected JSON-RPC answer from {url}: {answer!r}")
+    if "error" in answer:
+        error = answer["error"] or {}
+        raise JsonRpcError(error.get("code", 0), error.get("message"), error.get("data"))
+    return answer.get("result")
+
+
+def find_services(directory: Path | None = None) -> list[dict[str, Any]]:
+    """Running services of this user, newest first, from their discovery files."""
+    return read_discovery_files(directory or default_discovery_dir())
+
+
+class WebServiceClient:
+    """The service at ``url``, with its token: ``get(path)`` and ``call(path, method, ...)``."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT):
+        self.url = url if url.endswith("/") else url + "/"
+        self.token = token
+        self.timeout = timeout
+
+    @classmethod
+    def discover(
+        cls, directory: Path | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> WebServiceClient:
+        """The newest running service of this user, found without any flag."""
+        services = find_services(directory)
+        if not services:
+            where = directory or default_discovery_dir()
+            raise ServiceNotFound(
+                f"no running web service found in {where}; start a crawl with the web"
+                " service on, or pass --url and --token"
+            )
+        info = services[0]
+        return cls(info["url"], info.get("token"), timeout)
+
+    def resource_url(self, path: str) -> str:
+        return urllib.parse.urljoin(self.url, path.lstrip("/"))
+
+    def get(self, path: str = "") -> Any:
+        return get_json(self.resource_url(path), token=self.token, timeout=self.timeout)
+
+    def call(self, path: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        return jsonrpc_client_call(
+            self.resource_url(path),
+            method,
+            *args,
+            token=self.token,
+            timeout=self.timeout,
+            **kwargs,
+        )

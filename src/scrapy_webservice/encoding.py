@@ -1,0 +1,87 @@
+"""JSON encoding of the values that live Scrapy objects hold.
+
+Stats hold datetimes, sets, bytes and Decimals; engine status holds
+deques and tuples. Scrapy's own ``ScrapyJSONEncoder`` covers items and
+requests; this encoder adds what stats and resources need and fails loudly
+(``TypeError``) on anything else, so that an object is never leaked as its
+``repr``.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import decimal
+import enum
+import json
+import math
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any
+
+from scrapy.utils.serialize import ScrapyJSONEncoder
+
+__all__ = ["WebServiceJSONEncoder", "dumps"]
+
+
+class WebServiceJSONEncoder(ScrapyJSONEncoder):
+    """Encode Scrapy stats values and resource results as plain JSON."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime.datetime):
+            return o.isoformat()
+        if isinstance(o, (datetime.date, datetime.time)):
+            return o.isoformat()
+        if isinstance(o, datetime.timedelta):
+            return o.total_seconds()
+        if isinstance(o, decimal.Decimal):
+            return int(o) if o == o.to_integral_value() else float(o)
+        if isinstance(o, (set, frozenset)):
+            try:
+                return sorted(o)
+            except TypeError:
+                return list(o)
+        if isinstance(o, (deque, tuple)):
+            return list(o)
+        if isinstance(o, (bytes, bytearray, memoryview)):
+            raw = bytes(o)
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return {"base64": base64.b64encode(raw).decode("ascii")}
+        if isinstance(o, enum.Enum):
+            return o.value
+        if isinstance(o, (uuid.UUID, PurePath)):
+            return str(o)
+        if isinstance(o, Mapping):
+            return dict(o)
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return dataclasses.asdict(o)
+        return super().default(o)
+
+
+def _finite(value: Any) -> Any:
+    """Replace NaN and infinities, which are not JSON, by null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def dumps(obj: Any) -> str:
+    """Encode ``obj`` as strict JSON text (no NaN), with sorted-free compact output."""
+    try:
+        return json.dumps(obj, cls=WebServiceJSONEncoder, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        # NaN or infinity somewhere (a rate over zero seconds, say): send null.
+        return json.dumps(
+            _finite(json.loads(json.dumps(obj, cls=WebServiceJSONEncoder))),
+            allow_nan=False,
+            separators=(",", ":"),
+        )

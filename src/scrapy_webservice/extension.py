@@ -1,0 +1,75 @@
+"""``WebService``: the Scrapy extension that ties a crawler to the service.
+
+Scrapy builds one extension per crawler; they share the process's
+:class:`~scrapy_webservice.service.Service`, which each extension joins on
+``engine_started`` and leaves on ``engine_stopped``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+
+from .service import Service, process_service
+from .settings import WebServiceConfig
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    # typing.Self requires Python 3.11
+    from typing_extensions import Self
+
+__all__ = ["WebService"]
+
+logger = logging.getLogger(__name__)
+
+
+class WebService:
+    """Serve this crawler (and every other crawler of the process) over HTTP.
+
+    Enable it with ``EXTENSIONS = {"scrapy_webservice.WebService": 500}`` or
+    the :class:`~scrapy_webservice.Addon`. Like Scrapy's telnet console it
+    needs a Twisted reactor, and opts out with ``NotConfigured`` otherwise.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        try:
+            config = WebServiceConfig.from_settings(settings)
+        except ValueError as exc:
+            # A wrong setting must not fail the crawl: say so, and crawl without us.
+            logger.error("Web service disabled: %s", exc, extra={"crawler": crawler})
+            raise NotConfigured(str(exc)) from exc
+        if not config.enabled:
+            raise NotConfigured
+        if not settings.getbool("TWISTED_REACTOR_ENABLED", True):
+            raise NotConfigured(
+                "The web service needs a Twisted reactor."
+                " Set WEBSERVICE_ENABLED = False to remove this warning."
+            )
+        self.crawler = crawler
+        self.config = config
+        self.service: Service | None = None
+        crawler.signals.connect(self.engine_started, signal=signals.engine_started)
+        crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def engine_started(self) -> None:
+        self.service = process_service(self.config)
+        self.service.add_crawler(self.crawler)
+
+    async def engine_stopped(self) -> None:
+        service, self.service = self.service, None
+        if service is None:
+            return
+        stopped = service.remove_crawler(self.crawler)
+        if stopped is not None:
+            # Wait for the port to close, so the next crawl can take it.
+            await maybe_deferred_to_future(stopped)

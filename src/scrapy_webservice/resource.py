@@ -1,0 +1,417 @@
+"""The resource base classes: ``JsonResource``, ``JsonRpcResource`` and the root.
+
+A resource author writes ``render_GET`` returning a plain Python object
+(or an awaitable of one); everything about HTTP (status, headers, JSON
+encoding, errors that never leak a traceback) is handled here once.
+Authentication and request limits are not: the :class:`~scrapy_webservice.site.WebServiceSite`
+has checked them before any resource runs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+
+from . import jsonrpc
+from .encoding import dumps
+from .security import Access
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from twisted.web.server import Request
+
+    from .service import Service
+
+__all__ = [
+    "HttpError",
+    "JsonResource",
+    "JsonRpcResource",
+    "RootResource",
+    "control",
+    "readonly",
+]
+
+logger = logging.getLogger(__name__)
+audit_logger = logging.getLogger("scrapy_webservice.audit")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_RPC_STATUS = {
+    jsonrpc.NOT_FOUND: 404,
+    jsonrpc.FORBIDDEN: 403,
+    jsonrpc.INVALID_PARAMS: 400,
+    jsonrpc.METHOD_NOT_FOUND: 404,
+}
+
+
+def readonly(func: F) -> F:
+    """Mark a method of a JSON-RPC target as safe for the read-only token."""
+    func.__webservice_readonly__ = True  # type: ignore[attr-defined]
+    return func
+
+
+def control(func: F) -> F:
+    """Mark a method as a control method (the default; this documents intent)."""
+    func.__webservice_readonly__ = False  # type: ignore[attr-defined]
+    return func
+
+
+class HttpError(Exception):
+    """Raise from ``render_GET`` to answer with an HTTP error and a JSON body."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class RawJson(str):
+    """JSON text that is already encoded (the JSON-RPC layer encodes its own)."""
+
+
+def error_body(status: int, message: str, data: Any = None) -> bytes:
+    error: dict[str, Any] = {"status": status, "message": message}
+    if data is not None:
+        error["data"] = data
+    return dumps({"error": error}).encode()
+
+
+def write_error(request: Request, status: int, message: str, data: Any = None) -> bytes:
+    """Set up ``request`` for a JSON error and return its body."""
+    request.setResponseCode(status)
+    request.setHeader(b"Content-Type", b"application/json")
+    request.setHeader(b"Cache-Control", b"no-store")
+    return error_body(status, message, data)
+
+
+class ErrorResource(Resource):
+    """A leaf that answers every request with one JSON error."""
+
+    isLeaf = True
+
+    def __init__(self, status: int, message: str, headers: Mapping[bytes, bytes] | None = None):
+        super().__init__()
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+    def render(self, request: Request) -> bytes:
+        for name, value in self.headers.items():
+            request.setHeader(name, value)
+        return write_error(request, self.status, self.message)
+
+
+def not_found(path: bytes | str) -> ErrorResource:
+    text = path.decode("utf-8", "replace") if isinstance(path, bytes) else path
+    return ErrorResource(404, f"No such resource: {text!r}")
+
+
+class JsonResource(Resource):
+    """A read-only resource whose ``render_GET`` returns data, not bytes.
+
+    Subclass it, set ``ws_name`` (the path under the root) and return any
+    JSON-able object from ``render_GET`` (datetimes, sets, bytes and Decimals
+    included), or an awaitable/Deferred of one. Raise :class:`HttpError` for a
+    4xx answer; anything else raised becomes a logged 500 whose body never
+    holds a traceback (unless ``WEBSERVICE_DEBUG`` is on).
+    """
+
+    #: Path segment under the service root.
+    ws_name: ClassVar[str] = ""
+    #: True only for resources that hold no data (health, a page's static
+    #: shell): the service then serves them without a token.
+    public: ClassVar[bool] = False
+    #: The service this resource is mounted on; set when it is mounted.
+    service: Service | None = None
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__()
+        self.crawler = crawler
+
+    # -- Twisted entry points -------------------------------------------------
+
+    def getChild(self, path: bytes, request: Request) -> Resource:
+        if path == b"":
+            return self
+        return not_found(path)
+
+    def render(self, request: Request) -> bytes | int:
+        method = request.method.decode("ascii", "replace")
+        handler = getattr(self, f"render_{method}", None)
+        if handler is None and method == "HEAD":
+            handler = getattr(self, "render_GET", None)
+        if handler is None:
+            allowed = ", ".join(self.allowed_methods())
+            request.setHeader(b"Allow", allowed.encode())
+            return write_error(request, 405, f"Method {method} not allowed here; use {allowed}")
+        try:
+            result = handler(request)
+        except Exception as exc:
+            return self._error(request, exc)
+        if isinstance(result, Deferred) or inspect.isawaitable(result):
+            return self._render_later(request, deferred_from_coro(result))
+        return self._encode(request, result)
+
+    def allowed_methods(self) -> list[str]:
+        return sorted(
+            name[len("render_") :]
+            for name in dir(self)
+            if name.startswith("render_") and name[len("render_") :].isupper()
+        )
+
+    # -- helpers ---------------------------------------------------------------
+
+    @property
+    def debug(self) -> bool:
+        return bool(self.service is not None and self.service.config.debug)
+
+    def _encode(self, request: Request, result: Any) -> bytes:
+        try:
+            body = result if isinstance(result, RawJson) else dumps(result)
+        except (TypeError, ValueError) as exc:
+            logger.error("%s returned a value that is not JSON: %s", type(self).__name__, exc)
+            return write_error(request, 500, "Internal error: the result is not JSON")
+        request.setHeader(b"Content-Type", b"application/json")
+        request.setHeader(b"Cache-Control", b"no-store")
+        return body.encode("utf-8")
+
+    def _error(self, request: Request, exc: BaseException) -> bytes:
+        if isinstance(exc, HttpError):
+            return write_error(request, exc.status, exc.message)
+        if isinstance(exc, jsonrpc.JsonRpcError) and exc.code in _RPC_STATUS:
+            return write_error(request, _RPC_STATUS[exc.code], exc.message)
+        logger.error(
+            "Web service resource %s failed on %s",
+            type(self).__name__,
+            request.uri.decode("utf-8", "replace"),
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        data = None
+        if self.debug:
+            data = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return write_error(request, 500, f"Internal error: {type(exc).__name__}", data)
+
+    def _render_later(self, request: Request, d: Deferred[Any]) -> int:
+        gone: list[bool] = []
+
+        def client_gone(_: Failure) -> None:
+            gone.append(True)
+            d.cancel()
+
+        request.notifyFinish().addErrback(client_gone)
+
+        def done(result: Any) -> None:
+            if not gone:
+                request.write(self._encode(request, result))
+                request.finish()
+
+        def failed(failure: Failure) -> None:
+            if gone or failure.check(CancelledError):
+                return
+            request.write(self._error(request, failure.value))
+            request.finish()
+
+        d.addCallbacks(done, failed)
+        return NOT_DONE_YET
+
+
+class _MethodTable(Mapping[str, jsonrpc.Method]):
+    """The methods a JSON-RPC resource offers, resolved lazily by name.
+
+    Properties are looked up statically so that listing the methods never
+    runs a property's getter.
+    """
+
+    def __init__(self, resource: JsonRpcResource, target: Any) -> None:
+        self.resource = resource
+        self.target = target
+
+    def __getitem__(self, name: str) -> jsonrpc.Method:
+        if not self.resource.exposes(name):
+            raise KeyError(name)
+        try:
+            static = inspect.getattr_static(self.target, name)
+        except AttributeError:
+            raise KeyError(name) from None
+        if isinstance(static, property) or inspect.isclass(static):
+            raise KeyError(name)
+        func = getattr(self.target, name, None)
+        if func is None or not callable(func) or inspect.isclass(func):
+            raise KeyError(name)
+        marked = getattr(func, "__webservice_readonly__", None)
+        readonly_ = name in self.resource.readonly_methods if marked is None else bool(marked)
+        return jsonrpc.Method(name, func, readonly=readonly_)
+
+    def __iter__(self) -> Iterator[str]:
+        names = self.resource.exposed
+        if names is None:
+            names = frozenset(dir(self.target))
+        for name in sorted(names):
+            if name in self:
+                yield name
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class JsonRpcResource(JsonResource):
+    """JSON-RPC 2.0 over ``POST`` on the object that ``get_target()`` returns.
+
+    A path segment below it reaches a public attribute of the target as
+    another ``JsonRpcResource`` (``crawler/engine``), and ``GET`` returns the
+    target's value as JSON when it is data (``crawler/engine/open_spiders``)
+    or the list of its methods when it is not. Names starting with ``_``
+    are never reachable.
+
+    Narrow what a resource offers with ``exposed`` (the attribute names
+    reachable; ``None`` for every public one). Methods are *control*
+    methods unless marked with :func:`readonly` or listed in
+    ``readonly_methods``: only the full token may call control methods.
+    """
+
+    exposed: ClassVar[frozenset[str] | None] = None
+    readonly_methods: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, crawler: Crawler, target: Any = None) -> None:
+        super().__init__(crawler)
+        self._target = target
+
+    def get_target(self) -> Any:
+        """The object whose methods this resource calls; override to compute it."""
+        return self._target
+
+    def exposes(self, name: str) -> bool:
+        if not name or name.startswith("_"):
+            return False
+        return self.exposed is None or name in self.exposed
+
+    def getChild(self, path: bytes, request: Request) -> Resource:
+        if path == b"":
+            return self
+        try:
+            name = path.decode("utf-8")
+        except UnicodeDecodeError:
+            return not_found(path)
+        if not name.isidentifier() or not self.exposes(name):
+            return not_found(name)
+        child = _AttributeResource(self, name)
+        child.service = self.service
+        return child
+
+    def render_GET(self, txrequest: Request) -> Any:
+        target = self.get_target()
+        try:
+            return RawJson(dumps(target))
+        except (TypeError, ValueError):
+            pass
+        methods = _MethodTable(self, target)
+        return {
+            "methods": [{"name": name, "readonly": methods[name].readonly} for name in methods],
+            "attributes": [
+                name
+                for name in sorted(self.exposed if self.exposed is not None else dir(target))
+                if self.exposes(name) and name not in methods
+            ],
+        }
+
+    def render_POST(self, txrequest: Request) -> Any:
+        access = getattr(txrequest, "webservice_access", Access.CONTROL)
+        body = txrequest.content.read() if txrequest.content is not None else b""
+        config = self.service.config if self.service is not None else None
+        path = txrequest.path.decode("utf-8", "replace")
+
+        def audit(method: jsonrpc.Method, params: Any) -> None:
+            peer = txrequest.getClientAddress()
+            audit_logger.info(
+                "Control call %s %s(%s) from %s",
+                path,
+                method.name,
+                dumps(params) if params is not None else "",
+                getattr(peer, "host", peer),
+            )
+
+        async def answer() -> RawJson | None:
+            text = await jsonrpc.handle(
+                body,
+                _MethodTable(self, self.get_target()),
+                title=path,
+                version=_version(),
+                allow_control=access >= Access.CONTROL,
+                max_batch_size=config.max_batch_size if config else 100,
+                debug=self.debug,
+                adapt_result=_awaitable_deferred,
+                audit=audit,
+                dumps=dumps,
+            )
+            return None if text is None else RawJson(text)
+
+        return answer()
+
+    def _encode(self, request: Request, result: Any) -> bytes:
+        if result is None and request.method == b"POST":
+            # Only notifications: JSON-RPC says "nothing", HTTP says 204.
+            request.setResponseCode(204)
+            return b""
+        return super()._encode(request, result)
+
+
+class _AttributeResource(JsonRpcResource):
+    """``parent/name``: the attribute ``name`` of the parent's target."""
+
+    def __init__(self, parent: JsonRpcResource, name: str) -> None:
+        super().__init__(parent.crawler)
+        self._parent = parent
+        self._name = name
+        self._resolved = False
+
+    def get_target(self) -> Any:
+        if not self._resolved:
+            target = self._parent.get_target()
+            try:
+                self._target = getattr(target, self._name)
+            except AttributeError:
+                raise HttpError(404, f"No such resource: {self._name!r}") from None
+            self._resolved = True
+        return self._target
+
+
+def _awaitable_deferred(result: Any) -> Any:
+    """Let a coroutine await a method's Deferred under either reactor."""
+    if isinstance(result, Deferred):
+        return maybe_deferred_to_future(result)
+    return result
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+class RootResource(JsonResource):
+    """``GET /``: the names of the mounted resources, in mount order."""
+
+    def __init__(self, crawler: Crawler, names: list[str] | None = None) -> None:
+        super().__init__(crawler)
+        self.names = list(names or [])
+
+    def mount(self, resource: JsonResource) -> None:
+        self.putChild(resource.ws_name.encode("utf-8"), resource)
+        self.names.append(resource.ws_name)
+
+    def getChild(self, path: bytes, request: Request) -> Resource:
+        if path == b"":
+            return self
+        return not_found(path)
+
+    def render_GET(self, txrequest: Request) -> dict[str, list[str]]:
+        return {"resources": list(self.names)}

@@ -1,0 +1,14 @@
+"""The built-in resources: ``crawler``, ``stats``, ``enginestatus`` and ``health``.
+
+Scrapy 2.x has one spider per crawler and async shutdown, so the seed's
+raw objects no longer fit its URLs; each resource here wraps a small facade
+over the service's running crawlers instead, which also keeps every method
+it offers explicit.
+"""
+
+from .crawler import CrawlerResource
+from .enginestatus import EngineStatusResource
+from .health import HealthResource
+from .stats import StatsResource
+
+__all__ = ["CrawlerResource", "EngineStatusResource", "HealthResource", "StatsResource"]

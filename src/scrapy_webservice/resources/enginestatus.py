@@ -1,0 +1,65 @@
+"""``enginestatus`` and ``enginestatus/<spider>``: Scrapy's engine status as JSON."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from scrapy.utils.engine import get_engine_status
+from twisted.web.resource import Resource
+
+from ..resource import JsonResource, not_found
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from twisted.web.server import Request
+
+__all__ = ["EngineStatusResource", "engine_status"]
+
+
+def engine_status(crawler: Crawler) -> dict[str, Any]:
+    """Scrapy's ``get_engine_status`` report as an object, plus the pause state.
+
+    The keys are the expressions Scrapy evaluates (as in the telnet
+    console's ``est()`` and the seed's resource), so existing tooling keeps
+    working.
+    """
+    engine = crawler.engine
+    status = dict(get_engine_status(engine))
+    status["engine.paused"] = bool(engine.paused)
+    return status
+
+
+class EngineStatusResource(JsonResource):
+    """``GET enginestatus``: every running spider; ``enginestatus/<spider>``: one."""
+
+    ws_name = "enginestatus"
+
+    def render_GET(self, txrequest: Request) -> dict[str, dict[str, Any]]:
+        assert self.service is not None
+        return {
+            crawler.engine.spider.name: engine_status(crawler)
+            for crawler in self.service.running_crawlers()
+        }
+
+    def getChild(self, path: bytes, request: Request) -> Resource:
+        if path == b"":
+            return self
+        try:
+            name = path.decode("utf-8")
+        except UnicodeDecodeError:
+            return not_found(path)
+        child = _SpiderEngineStatus(self.crawler, name)
+        child.service = self.service
+        return child
+
+
+class _SpiderEngineStatus(JsonResource):
+    isLeaf = True
+
+    def __init__(self, crawler: Crawler, spider: str) -> None:
+        super().__init__(crawler)
+        self.spider = spider
+
+    def render_GET(self, txrequest: Request) -> dict[str, Any]:
+        assert self.service is not None
+        return engine_status(self.service.crawler_for(self.spider))

@@ -1,0 +1,183 @@
+"""Who may do what: tokens, Host and Origin checks, and the discovery file.
+
+Kept apart from the HTTP plumbing so that the rules can be read (and
+reviewed) in one place. Nothing here touches the reactor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import hmac
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+__all__ = [
+    "Access",
+    "TokenChecker",
+    "default_discovery_dir",
+    "generate_token",
+    "host_allowed",
+    "read_discovery_files",
+    "remove_discovery_file",
+    "write_discovery_file",
+]
+
+DISCOVERY_APP_NAME = "scrapy-webservice"
+
+
+class Access(enum.IntEnum):
+    """What a request may do, from its token."""
+
+    NONE = 0
+    READ = 1  #: read resources and call read-only methods
+    CONTROL = 2  #: everything
+
+
+def generate_token() -> str:
+    """A fresh random token: 256 bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+class TokenChecker:
+    """Maps an ``Authorization`` header to an :class:`Access` level.
+
+    Both tokens are always compared, in constant time, so that the answer
+    takes as long for a wrong token as for either right one.
+    """
+
+    def __init__(self, token: str | None, readonly_token: str | None, enabled: bool = True):
+        self.enabled = enabled
+        self._token = (token or "").encode()
+        self._readonly_token = (readonly_token or "").encode()
+
+    def access(self, authorization: bytes | None) -> Access:
+        if not self.enabled:
+            return Access.CONTROL
+        presented = _bearer(authorization)
+        if presented is None:
+            return Access.NONE
+        full = bool(self._token) and hmac.compare_digest(presented, self._token)
+        read = bool(self._readonly_token) and hmac.compare_digest(presented, self._readonly_token)
+        if full:
+            return Access.CONTROL
+        if read:
+            return Access.READ
+        return Access.NONE
+
+
+def _bearer(authorization: bytes | None) -> bytes | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(b" ")
+    if scheme.lower() != b"bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def split_host(host_header: str) -> str:
+    """The host name of a ``Host`` header, without port or IPv6 brackets."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host[1:]
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+def host_allowed(host_header: bytes | None, allowed: Iterable[str]) -> bool:
+    """Whether a request's ``Host`` names this service (defeats DNS rebinding).
+
+    A page on ``http://evil.example`` that rebinds its name to 127.0.0.1 still
+    sends ``Host: evil.example``, which is not in the list.
+    """
+    if not host_header:
+        return False
+    try:
+        name = split_host(host_header.decode("ascii"))
+    except UnicodeDecodeError:
+        return False
+    allowed_names = {split_host(a) if a != "*" else "*" for a in allowed}
+    return "*" in allowed_names or name in allowed_names
+
+
+def origin_allowed(origin: bytes, host_header: bytes | None, cors_origins: Iterable[str]) -> bool:
+    """Whether a browser's ``Origin`` may talk to us: same origin, or configured."""
+    try:
+        origin_text = origin.decode("ascii").rstrip("/").lower()
+    except UnicodeDecodeError:
+        return False
+    if host_header:
+        with contextlib.suppress(UnicodeDecodeError):
+            if origin_text == "http://" + host_header.decode("ascii").lower():
+                return True
+    return any(origin_text == o.rstrip("/").lower() or o == "*" for o in cors_origins)
+
+
+def default_discovery_dir() -> Path:
+    """Where discovery files live: the per-user runtime directory."""
+    return Path(platformdirs.user_runtime_dir(DISCOVERY_APP_NAME))
+
+
+def write_discovery_file(directory: Path, info: dict[str, Any]) -> Path:
+    """Write ``info`` (URL and token) where only this user can read it.
+
+    The directory is made 0700 and the file 0600 from the start (never
+    world-readable, not even for an instant), so that a local ``scrapy-ws``
+    finds the service without anyone else learning the token.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / f"{os.getpid()}.json"
+    tmp = directory / f".{os.getpid()}.json.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({**info, "pid": os.getpid(), "started": time.time()}, fh)
+    os.replace(tmp, path)
+    return path
+
+
+def remove_discovery_file(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_discovery_files(directory: Path) -> list[dict[str, Any]]:
+    """The live services described in ``directory``, newest first.
+
+    Files left behind by a process that died without cleaning up are
+    ignored, so a stale file never points ``scrapy-ws`` at the wrong port.
+    """
+    found = []
+    if not directory.is_dir():
+        return found
+    for path in directory.glob("*.json"):
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(info, dict) or not isinstance(info.get("url"), str):
+            continue
+        pid = info.get("pid")
+        if isinstance(pid, int) and not _pid_alive(pid):
+            continue
+        info["path"] = str(path)
+        found.append(info)
+    found.sort(key=lambda i: i.get("started", 0), reverse=True)
+    return found

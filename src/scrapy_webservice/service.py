@@ -1,0 +1,227 @@
+"""The one web service of a process: its crawlers, its site, its port.
+
+A ``CrawlerProcess`` may run several crawlers; each gets its own
+:class:`~scrapy_webservice.extension.WebService` extension, and they all
+share one :class:`Service`, so a single port and token show every crawl of
+the process. The service listens from the first ``engine_started`` to the
+last ``engine_stopped``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet import error as twisted_error
+
+from . import jsonrpc
+from .registry import RegistryError, build_resources
+from .resource import RootResource
+from .security import (
+    TokenChecker,
+    default_discovery_dir,
+    generate_token,
+    remove_discovery_file,
+    write_discovery_file,
+)
+from .site import WebServiceSite
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from twisted.internet.defer import Deferred
+    from twisted.internet.interfaces import IListeningPort
+
+    from .settings import WebServiceConfig
+
+__all__ = ["Service", "ServiceError", "current_service", "process_service"]
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """The service cannot start; the message says why and what to change."""
+
+
+class Service:
+    """Serves the resources of every running crawler of this process."""
+
+    def __init__(self, config: WebServiceConfig) -> None:
+        self.config = config
+        self.crawlers: list[Crawler] = []
+        self.token = (config.token or generate_token()) if config.auth_enabled else None
+        self.tokens = TokenChecker(self.token, config.readonly_token, enabled=config.auth_enabled)
+        self.port: IListeningPort | None = None
+        self.site: WebServiceSite | None = None
+        self.root: RootResource | None = None
+        self.discovery_path: Path | None = None
+        self.failed = False
+
+    # -- crawlers ----------------------------------------------------------
+
+    def running_crawlers(self) -> list[Crawler]:
+        """Crawlers whose spider is open, in the order they started."""
+        return [c for c in self.crawlers if _spider_open(c)]
+
+    def crawler_for(self, spider_name: str) -> Crawler:
+        """The crawler running ``spider_name``; a JSON-RPC ``NOT_FOUND`` error if none."""
+        if not isinstance(spider_name, str):
+            raise jsonrpc.JsonRpcError(
+                jsonrpc.INVALID_PARAMS, "Invalid params: spider name must be a string"
+            )
+        for crawler in self.running_crawlers():
+            if crawler.engine.spider.name == spider_name:
+                return crawler
+        running = ", ".join(sorted(self.spider_names())) or "none"
+        raise jsonrpc.JsonRpcError(
+            jsonrpc.NOT_FOUND, f"No running spider named {spider_name!r} (running: {running})"
+        )
+
+    def spider_names(self) -> list[str]:
+        return [c.engine.spider.name for c in self.running_crawlers()]
+
+    def add_crawler(self, crawler: Crawler) -> None:
+        if crawler not in self.crawlers:
+            self.crawlers.append(crawler)
+        if self.port is None and not self.failed:
+            self.start(crawler)
+
+    def remove_crawler(self, crawler: Crawler) -> Deferred[None] | None:
+        if crawler in self.crawlers:
+            self.crawlers.remove(crawler)
+        if not self.crawlers:
+            return self.stop()
+        return None
+
+    # -- listening ------------------------------------------------------------
+
+    @property
+    def url(self) -> str | None:
+        if self.port is None:
+            return None
+        address = self.port.getHost()
+        host = address.host
+        if host in ("0.0.0.0", ""):  # noqa: S104
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{address.port}/"
+
+    def start(self, crawler: Crawler) -> None:
+        """Mount the resources and listen; on failure log one ERROR and go on.
+
+        The crawl must never fail because of its web service, so every error
+        here is logged and swallowed.
+        """
+        try:
+            self._check_safe()
+            self.root = self.build_root(crawler)
+            self.site = WebServiceSite(self.root, self.config, self.tokens)
+            self.port = self._listen(self.site)
+        except (ServiceError, RegistryError) as exc:
+            self.failed = True
+            logger.error("Web service not started: %s", exc, extra={"crawler": crawler})
+            return
+        except Exception:
+            self.failed = True
+            logger.exception("Web service not started", extra={"crawler": crawler})
+            return
+        logger.info(
+            "Web service listening on %s", self.url.rstrip("/"), extra={"crawler": crawler}
+        )
+        self._write_discovery_file(crawler)
+
+    def build_root(self, crawler: Crawler) -> RootResource:
+        root = RootResource(crawler)
+        root.service = self
+        for resource in build_resources(self.config, crawler):
+            resource.service = self
+            root.mount(resource)
+        return root
+
+    def _check_safe(self) -> None:
+        if not self.config.auth_enabled and not self.config.listens_on_loopback:
+            raise ServiceError(
+                f"refusing to listen on {self.config.host or 'every interface'!r} with"
+                " WEBSERVICE_AUTH_ENABLED = False; enable authentication or listen on 127.0.0.1"
+            )
+
+    def _listen(self, site: WebServiceSite) -> IListeningPort:
+        from scrapy.utils.reactor import listen_tcp
+
+        ports = self.config.port_range
+        try:
+            return listen_tcp(ports, self.config.host, site)
+        except twisted_error.CannotListenError as exc:
+            where = f"ports {ports[0]}-{ports[-1]}" if len(ports) == 2 else f"port {ports}"
+            raise ServiceError(
+                f"cannot listen on {self.config.host or '*'} {where}: {exc.socketError};"
+                " set WEBSERVICE_PORT to a free range, or 0 for any free port"
+            ) from exc
+
+    def _write_discovery_file(self, crawler: Crawler) -> None:
+        directory = (
+            Path(self.config.discovery_dir)
+            if self.config.discovery_dir
+            else default_discovery_dir()
+        )
+        info: dict[str, Any] = {"url": self.url, "token": self.token}
+        try:
+            self.discovery_path = write_discovery_file(directory, info)
+        except OSError as exc:
+            logger.warning(
+                "Web service discovery file not written in %s: %s; scrapy-ws will need"
+                " --url and --token",
+                directory,
+                exc,
+                extra={"crawler": crawler},
+            )
+            return
+        logger.info(
+            "Web service URL and token written to %s",
+            self.discovery_path,
+            extra={"crawler": crawler},
+        )
+
+    def stop(self) -> Deferred[None] | None:
+        if self.discovery_path is not None:
+            remove_discovery_file(self.discovery_path)
+            self.discovery_path = None
+        port, self.port = self.port, None
+        global _process_service
+        if _process_service is self:
+            _process_service = None
+        if port is not None:
+            logger.info("Web service stopped")
+            return port.stopListening()
+        return None
+
+
+def _spider_open(crawler: Crawler) -> bool:
+    try:
+        engine = crawler.engine
+    except RuntimeError:  # Scrapy 2.13+: no engine before the crawl starts
+        return False
+    return engine is not None and engine.spider is not None
+
+
+_process_service: Service | None = None
+
+
+def process_service(config: WebServiceConfig) -> Service:
+    """The service of this process, created by the first crawler that asks.
+
+    Later crawlers share it, whatever their own ``WEBSERVICE_*`` settings:
+    the first crawler's settings configure the one port and token.
+    """
+    global _process_service
+    if _process_service is None:
+        _process_service = Service(config)
+    return _process_service
+
+
+def current_service() -> Service | None:
+    """The service of this process if one has been created, else ``None``."""
+    return _process_service
