@@ -99,7 +99,9 @@ class WebServiceConfig:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> WebServiceConfig:
         def get(name: str) -> Any:
-            return settings.get(name, DEFAULTS[name])
+            # Not settings.get(name, default): that turns an explicit None
+            # (``WEBSERVICE_PORT = None``: a dynamic port) into the default.
+            return settings[name] if name in settings else DEFAULTS[name]
 
         def getbool(name: str) -> bool:
             return settings.getbool(name, DEFAULTS[name])
@@ -116,7 +118,11 @@ class WebServiceConfig:
         return cls(
             enabled=getbool("WEBSERVICE_ENABLED"),
             port_range=_port_range(get("WEBSERVICE_PORT")),
-            host=str(get("WEBSERVICE_HOST") or ""),
+            host=str(
+                DEFAULTS["WEBSERVICE_HOST"]
+                if get("WEBSERVICE_HOST") is None
+                else get("WEBSERVICE_HOST")
+            ),
             logfile=get("WEBSERVICE_LOGFILE") or None,
             resources=getdict("WEBSERVICE_RESOURCES"),
             resources_base=getdict("WEBSERVICE_RESOURCES_BASE"),

@@ -1,0 +1,89 @@
+"""Tokens, Host and Origin rules, discovery files."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from scrapy_webservice.security import (
+    Access,
+    TokenChecker,
+    generate_token,
+    host_allowed,
+    origin_allowed,
+    read_discovery_files,
+    remove_discovery_file,
+    write_discovery_file,
+)
+
+
+def test_tokens():
+    checker = TokenChecker("full", "read")
+    assert checker.access(b"Bearer full") is Access.CONTROL
+    assert checker.access(b"bearer  full ") is Access.CONTROL
+    assert checker.access(b"Bearer read") is Access.READ
+    for header in (None, b"", b"Bearer", b"Bearer wrong", b"Basic full", b"full"):
+        assert checker.access(header) is Access.NONE
+    assert TokenChecker("full", None).access(b"Bearer ") is Access.NONE
+    assert TokenChecker(None, None, enabled=False).access(None) is Access.CONTROL
+
+
+def test_generated_tokens_are_long_and_unique():
+    tokens = {generate_token() for _ in range(50)}
+    assert len(tokens) == 50
+    assert all(len(t) >= 40 for t in tokens)
+
+
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [
+        (b"127.0.0.1:6080", True),
+        (b"localhost:6080", True),
+        (b"LOCALHOST", True),
+        (b"[::1]:6080", True),
+        (b"evil.example:6080", False),
+        (b"127.0.0.1.evil.example", False),
+        (None, False),
+        (b"\xff", False),
+    ],
+)
+def test_host_allowlist(host, ok):
+    assert host_allowed(host, ["127.0.0.1", "localhost", "::1"]) is ok
+
+
+def test_origin_rules():
+    assert origin_allowed(b"http://127.0.0.1:6080", b"127.0.0.1:6080", [])
+    assert not origin_allowed(b"http://evil.example", b"127.0.0.1:6080", [])
+    assert origin_allowed(b"https://ui.example", b"127.0.0.1:6080", ["https://ui.example"])
+
+
+def test_discovery_file_is_private_and_removed(tmp_path):
+    directory = tmp_path / "ws"
+    path = write_discovery_file(directory, {"url": "http://127.0.0.1:1/", "token": "t"})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    [info] = read_discovery_files(directory)
+    assert info["url"] == "http://127.0.0.1:1/"
+    assert info["token"] == "t"
+    assert info["pid"] == os.getpid()
+    remove_discovery_file(path)
+    assert read_discovery_files(directory) == []
+
+
+def test_stale_discovery_files_are_ignored(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (tmp_path / "1.json").write_text(
+        json.dumps({"url": "http://127.0.0.1:2/", "token": "x", "pid": int(dead.stdout)})
+    )
+    (tmp_path / "2.json").write_text("not json")
+    assert read_discovery_files(tmp_path) == []
