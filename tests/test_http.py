@@ -165,7 +165,8 @@ async def test_jsonrpc_get_returns_attribute_values_and_listing(serve):
     assert (await served.get("counter/label")).json == "counter"
     listing = (await served.get("counter")).json
     names = {m["name"]: m["readonly"] for m in listing["methods"]}
-    assert names["get"] is True and names["add"] is False
+    assert names["get"] is True
+    assert names["add"] is False
     assert "label" in listing["attributes"]
     assert not any(n.startswith("_") for n in names)
     assert (await served.get("counter/nope")).status == 404

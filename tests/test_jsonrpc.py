@@ -81,9 +81,15 @@ def test_positional_parameters():
 
 
 def test_named_parameters():
-    body = '{"jsonrpc": "2.0", "method": "subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3}'
+    body = (
+        '{"jsonrpc": "2.0", "method": "subtract",'
+        ' "params": {"subtrahend": 23, "minuend": 42}, "id": 3}'
+    )
     assert call(body) == {"jsonrpc": "2.0", "result": 19, "id": 3}
-    body = '{"jsonrpc": "2.0", "method": "subtract", "params": {"minuend": 42, "subtrahend": 23}, "id": 4}'
+    body = (
+        '{"jsonrpc": "2.0", "method": "subtract",'
+        ' "params": {"minuend": 42, "subtrahend": 23}, "id": 4}'
+    )
     assert call(body) == {"jsonrpc": "2.0", "result": 19, "id": 4}
 
 
@@ -129,7 +135,8 @@ def test_empty_array():
 
 def test_invalid_batch_but_not_empty():
     answer = call("[1]")
-    assert isinstance(answer, list) and len(answer) == 1
+    assert isinstance(answer, list)
+    assert len(answer) == 1
     assert answer[0]["error"]["code"] == -32600
     assert answer[0]["id"] is None
 

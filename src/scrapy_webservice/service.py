@@ -155,7 +155,12 @@ class Service:
         try:
             return listen_tcp(ports, self.config.host, site)
         except twisted_error.CannotListenError as exc:
-            where = f"ports {ports[0]}-{ports[-1]}" if len(ports) == 2 else f"port {ports}"
+            if not ports:
+                where = "any port"
+            elif ports[0] == ports[-1]:
+                where = f"port {ports[0]}"
+            else:
+                where = f"any port of {ports[0]}-{ports[-1]}"
             raise ServiceError(
                 f"cannot listen on {self.config.host or '*'} {where}: {exc.socketError};"
                 " set WEBSERVICE_PORT to a free range, or 0 for any free port"
