@@ -100,8 +100,17 @@ def test_seed_client_script_keeps_working(slow_shop, crawls, tmp_path):
 
     def seed(*args: str) -> str:
         result = subprocess.run(
-            [sys.executable, str(PROJECT / "seed_scrapy_ws.py"), "-H", "127.0.0.1", "-P", port]
-            + ["--token", info["token"], *args],
+            [
+                sys.executable,
+                str(PROJECT / "seed_scrapy_ws.py"),
+                "-H",
+                "127.0.0.1",
+                "-P",
+                port,
+                "--token",
+                info["token"],
+                *args,
+            ],
             capture_output=True,
             text=True,
             timeout=30,
