@@ -17,6 +17,7 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 from twisted.internet import threads
 
+from scrapy_webservice.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD
 from scrapy_webservice.service import Service
 from scrapy_webservice.settings import WebServiceConfig
 
@@ -30,6 +31,10 @@ def runtime_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(path))
     monkeypatch.delenv("SCRAPY_WS_URL", raising=False)
     monkeypatch.delenv("SCRAPY_WS_TOKEN", raising=False)
+    # What is installed on this machine must not leak into the tests (crawl
+    # subprocesses inherit this too); the entry-point tests turn it back on.
+    monkeypatch.setenv(ENV_NO_AUTOLOAD, "1")
+    monkeypatch.delenv(ENV_DISABLE, raising=False)
     return path
 
 
@@ -61,6 +66,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 
     def start(crawler: Any = None, **settings: Any) -> Served:
         settings.setdefault("WEBSERVICE_PORT", 0)
+        settings.setdefault("WEBSERVICE_PLUGINS_AUTOLOAD", False)
         settings.setdefault("WEBSERVICE_DISCOVERY_DIR", str(tmp_path / "discovery"))
         config = WebServiceConfig.from_settings(Settings(settings))
         service = Service(config)

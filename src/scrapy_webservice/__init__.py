@@ -6,6 +6,7 @@ __version__ = "0.1.0"
 
 from .addon import Addon
 from .extension import WebService
+from .hookspecs import hookimpl
 from .resource import JsonResource, JsonRpcResource, control, readonly
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "WebService",
     "__version__",
     "control",
+    "hookimpl",
     "readonly",
 ]

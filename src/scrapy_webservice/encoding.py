@@ -18,7 +18,7 @@ import json
 import math
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import Any
 
@@ -28,7 +28,16 @@ __all__ = ["WebServiceJSONEncoder", "dumps"]
 
 
 class WebServiceJSONEncoder(ScrapyJSONEncoder):
-    """Encode Scrapy stats values and resource results as plain JSON."""
+    """Encode Scrapy stats values and resource results as plain JSON.
+
+    ``fallback`` is asked about values no rule here knows (the plugins'
+    ``json_default`` hook); it raises ``TypeError`` when it does not know
+    them either.
+    """
+
+    def __init__(self, *args: Any, fallback: Callable[[Any], Any] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fallback = fallback
 
     def default(self, o: Any) -> Any:
         if isinstance(o, datetime.datetime):
@@ -60,7 +69,12 @@ class WebServiceJSONEncoder(ScrapyJSONEncoder):
             return dict(o)
         if dataclasses.is_dataclass(o) and not isinstance(o, type):
             return dataclasses.asdict(o)
-        return super().default(o)
+        try:
+            return super().default(o)
+        except TypeError:
+            if self.fallback is None:
+                raise
+            return self.fallback(o)
 
 
 def _finite(value: Any) -> Any:
@@ -74,14 +88,17 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def dumps(obj: Any) -> str:
-    """Encode ``obj`` as strict JSON text (no NaN), with sorted-free compact output."""
+def dumps(obj: Any, fallback: Callable[[Any], Any] | None = None) -> str:
+    """Encode ``obj`` as compact, strict JSON text (NaN and infinities become null)."""
     try:
-        return json.dumps(obj, cls=WebServiceJSONEncoder, allow_nan=False, separators=(",", ":"))
-    except ValueError:
-        # NaN or infinity somewhere (a rate over zero seconds, say): send null.
         return json.dumps(
-            _finite(json.loads(json.dumps(obj, cls=WebServiceJSONEncoder))),
+            obj,
+            cls=WebServiceJSONEncoder,
+            fallback=fallback,
             allow_nan=False,
             separators=(",", ":"),
         )
+    except ValueError:
+        # NaN or infinity somewhere (a rate over zero seconds, say): send null.
+        loose = json.dumps(obj, cls=WebServiceJSONEncoder, fallback=fallback)
+        return json.dumps(_finite(json.loads(loose)), allow_nan=False, separators=(",", ":"))

@@ -53,7 +53,8 @@ class WebService:
             )
         self.crawler = crawler
         self.config = config
-        self.service: Service | None = None
+        # Plugins load here, so that strict mode can fail the crawl at once.
+        self.service: Service | None = process_service(config)
         crawler.signals.connect(self.engine_started, signal=signals.engine_started)
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
@@ -62,7 +63,8 @@ class WebService:
         return cls(crawler)
 
     def engine_started(self) -> None:
-        self.service = process_service(self.config)
+        if self.service is None:  # an earlier crawl of this process stopped the service
+            self.service = process_service(self.config)
         self.service.add_crawler(self.crawler)
 
     async def engine_stopped(self) -> None:

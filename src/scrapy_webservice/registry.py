@@ -10,7 +10,7 @@ order in which resources were first named).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .resource import JsonResource
     from .settings import WebServiceConfig
 
-__all__ = ["Layer", "RegistryError", "build_resources", "merge_layers"]
+__all__ = ["Layer", "RegistryError", "build_resources", "merge_layers", "resource_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,11 @@ def _key(obj: Any) -> tuple[str, type | None, Exception | None]:
     if not isinstance(cls, type):
         return obj, None, TypeError(f"{obj!r} is not a class")
     return class_path(cls), cls, None
+
+
+def resource_key(obj: Any) -> str:
+    """The key under which a class or dotted path merges: its canonical dotted path."""
+    return _key(obj)[0]
 
 
 def merge_layers(layers: Iterable[Layer]) -> list[Entry]:
@@ -110,7 +115,10 @@ def settings_layers(config: WebServiceConfig, plugin_layers: Iterable[Layer] = (
 
 
 def build_resources(
-    config: WebServiceConfig, crawler: Crawler, plugin_layers: Iterable[Layer] = ()
+    config: WebServiceConfig,
+    crawler: Crawler,
+    plugin_layers: Iterable[Layer] = (),
+    on_error: Callable[[str, str, Exception], None] | None = None,
 ) -> list[JsonResource]:
     """Instantiate the merged resources, checking that their names are unique.
 
@@ -139,10 +147,12 @@ def build_resources(
             )
         try:
             resource = entry.cls(crawler)
-        except Exception:
+        except Exception as exc:
             logger.exception(
                 "Web service resource %s (%s) skipped: it failed to build", entry.key, entry.source
             )
+            if on_error is not None:
+                on_error(entry.source, entry.key, exc)
             continue
         mounted[name] = (entry, resource)
     return [resource for _, resource in mounted.values()]

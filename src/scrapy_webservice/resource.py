@@ -174,9 +174,15 @@ class JsonResource(Resource):
     def debug(self) -> bool:
         return bool(self.service is not None and self.service.config.debug)
 
+    def dumps(self, obj: Any) -> str:
+        """Encode ``obj`` as JSON, with the plugins' ``json_default`` as the last resort."""
+        if self.service is not None:
+            return self.service.dumps(obj)
+        return dumps(obj)
+
     def _encode(self, request: Request, result: Any) -> bytes:
         try:
-            body = result if isinstance(result, RawJson) else dumps(result)
+            body = result if isinstance(result, RawJson) else self.dumps(result)
         except (TypeError, ValueError) as exc:
             logger.error("%s returned a value that is not JSON: %s", type(self).__name__, exc)
             return write_error(request, 500, "Internal error: the result is not JSON")
@@ -310,7 +316,7 @@ class JsonRpcResource(JsonResource):
     def render_GET(self, txrequest: Request) -> Any:
         target = self.get_target()
         try:
-            return RawJson(dumps(target))
+            return RawJson(self.dumps(target))
         except (TypeError, ValueError):
             pass
         methods = _MethodTable(self, target)
@@ -350,7 +356,7 @@ class JsonRpcResource(JsonResource):
                 debug=self.debug,
                 adapt_result=_awaitable_deferred,
                 audit=audit,
-                dumps=dumps,
+                dumps=self.dumps,
             )
             return None if text is None else RawJson(text)
 

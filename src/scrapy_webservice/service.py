@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet import error as twisted_error
 
 from . import jsonrpc
+from .encoding import dumps
+from .plugins import Plugins
 from .registry import RegistryError, build_resources
 from .resource import RootResource
 from .security import (
@@ -46,8 +48,10 @@ class ServiceError(Exception):
 class Service:
     """Serves the resources of every running crawler of this process."""
 
-    def __init__(self, config: WebServiceConfig) -> None:
+    def __init__(self, config: WebServiceConfig, plugins: Plugins | None = None) -> None:
         self.config = config
+        #: The loaded plugins; pass an explicit ``Plugins`` to load nothing else (tests).
+        self.plugins = plugins if plugins is not None else Plugins.from_config(config)
         self.crawlers: list[Crawler] = []
         self.token = (config.token or generate_token()) if config.auth_enabled else None
         self.tokens = TokenChecker(self.token, config.readonly_token, enabled=config.auth_enabled)
@@ -136,7 +140,11 @@ class Service:
     def build_root(self, crawler: Crawler) -> RootResource:
         root = RootResource(crawler)
         root.service = self
-        for resource in build_resources(self.config, crawler):
+        layers = self.plugins.resource_layers(crawler.settings)
+        resources = build_resources(
+            self.config, crawler, layers, on_error=self.plugins.resource_failed
+        )
+        for resource in resources:
             resource.service = self
             root.mount(resource)
         return root
@@ -198,10 +206,15 @@ class Service:
         global _process_service
         if _process_service is self:
             _process_service = None
-        if port is not None:
-            logger.info("Web service stopped")
-            return port.stopListening()
-        return None
+        if port is None:
+            return None
+        logger.info("Web service stopped")
+        self.plugins.call("service_stopped", service=self)
+        return port.stopListening()
+
+    def dumps(self, obj: Any) -> str:
+        """JSON text of ``obj``, asking the plugins about values the encoder does not know."""
+        return dumps(obj, fallback=self.plugins.json_default)
 
 
 def _spider_open(crawler: Crawler) -> bool:

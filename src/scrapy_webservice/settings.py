@@ -20,6 +20,7 @@ WEBSERVICE_RESOURCES_BASE: dict[str, int | None] = {
     "scrapy_webservice.resources.crawler.CrawlerResource": 1,
     "scrapy_webservice.resources.stats.StatsResource": 1,
     "scrapy_webservice.resources.enginestatus.EngineStatusResource": 1,
+    "scrapy_webservice.resources.plugins.PluginsResource": 1,
     "scrapy_webservice.resources.health.HealthResource": 1,
 }
 
@@ -40,6 +41,11 @@ DEFAULTS: dict[str, Any] = {
     "WEBSERVICE_TIMEOUT": 60,
     "WEBSERVICE_DEBUG": False,
     "WEBSERVICE_DISCOVERY_DIR": None,
+    "WEBSERVICE_PLUGINS": [],
+    "WEBSERVICE_PLUGINS_AUTOLOAD": True,
+    "WEBSERVICE_PLUGINS_DISABLED": [],
+    "WEBSERVICE_PLUGINS_ONLY": None,
+    "WEBSERVICE_PLUGINS_STRICT": False,
 }
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -95,6 +101,11 @@ class WebServiceConfig:
     timeout: float = 60
     debug: bool = False
     discovery_dir: str | None = None
+    plugins: tuple[str, ...] = ()
+    plugins_autoload: bool = True
+    plugins_disabled: tuple[str, ...] = ()
+    plugins_only: tuple[str, ...] | None = None
+    plugins_strict: bool = False
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> WebServiceConfig:
@@ -140,6 +151,13 @@ class WebServiceConfig:
             timeout=settings.getfloat("WEBSERVICE_TIMEOUT", DEFAULTS["WEBSERVICE_TIMEOUT"]),
             debug=getbool("WEBSERVICE_DEBUG"),
             discovery_dir=get("WEBSERVICE_DISCOVERY_DIR") or None,
+            plugins=getlist("WEBSERVICE_PLUGINS"),
+            plugins_autoload=getbool("WEBSERVICE_PLUGINS_AUTOLOAD"),
+            plugins_disabled=getlist("WEBSERVICE_PLUGINS_DISABLED"),
+            plugins_only=None
+            if get("WEBSERVICE_PLUGINS_ONLY") is None
+            else getlist("WEBSERVICE_PLUGINS_ONLY"),
+            plugins_strict=getbool("WEBSERVICE_PLUGINS_STRICT"),
         )
 
     @property

@@ -1,4 +1,4 @@
-"""The built-in resources: ``crawler``, ``stats``, ``enginestatus`` and ``health``.
+"""The built-in resources: ``crawler``, ``stats``, ``enginestatus``, ``plugins``, ``health``.
 
 Scrapy 2.x has one spider per crawler and async shutdown, so the seed's
 raw objects no longer fit its URLs; each resource here wraps a small facade
@@ -9,6 +9,13 @@ it offers explicit.
 from .crawler import CrawlerResource
 from .enginestatus import EngineStatusResource
 from .health import HealthResource
+from .plugins import PluginsResource
 from .stats import StatsResource
 
-__all__ = ["CrawlerResource", "EngineStatusResource", "HealthResource", "StatsResource"]
+__all__ = [
+    "CrawlerResource",
+    "EngineStatusResource",
+    "HealthResource",
+    "PluginsResource",
+    "StatsResource",
+]
