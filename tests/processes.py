@@ -122,9 +122,12 @@ class Crawl(Process):
         items: Path,
         spider: str = "demo",
         settings: dict[str, Any] | None = None,
+        python: str = sys.executable,
     ) -> None:
         args = [
-            str(BIN / "scrapy"),
+            python,
+            "-m",
+            "scrapy",
             "crawl",
             spider,
             "-a",

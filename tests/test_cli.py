@@ -59,7 +59,9 @@ async def test_flags_environment_and_json_output(serve, capsys, monkeypatch):
         return code, out, err
 
     code, out, err = await main("--url", served.url, "--token", served.token, "list-resources")
-    assert (code, out.split()) == (0, ["crawler", "stats", "enginestatus", "plugins", "health"]), err
+    assert (code, out.split()) == (0, ["crawler", "stats", "enginestatus", "plugins", "health"]), (
+        err
+    )
 
     code, out, err = await main("--url", served.url, "--token", "wrong", "list-resources")
     assert code == 1

@@ -27,6 +27,7 @@ examples:
   scrapy-ws stop demo                    stop a spider (finish_reason: closed_by_webservice)
   scrapy-ws --url http://127.0.0.1:6080 --token "$TOKEN" list-resources
   scrapy-ws --json get-global-stats      machine-readable output
+  scrapy-ws plugins                      installed plugins, hooks and resources
   scrapy-ws demo --slow                  a demo crawl to try all of the above on
 
 exit codes: 0 ok, 1 the service answered with an error, 2 bad usage,
@@ -116,6 +117,39 @@ COMMANDS: dict[str, tuple[Command, list[str]]] = {
 }
 
 
+def list_plugins(as_json: bool, out: Any = None) -> int:
+    """``scrapy-ws plugins``: what is installed, without a running service.
+
+    Loads the plugins as a service would (entry points, and the project's
+    ``WEBSERVICE_PLUGINS`` when run inside a Scrapy project) and asks each
+    for its resources.
+    """
+    from scrapy.utils.project import get_project_settings
+
+    from .plugins import Plugins
+    from .settings import WebServiceConfig
+
+    out = out or sys.stdout
+    settings = get_project_settings()
+    settings.set("WEBSERVICE_PLUGINS_STRICT", False)
+    plugins = Plugins.from_config(WebServiceConfig.from_settings(settings))
+    plugins.resource_layers(settings)
+    listing = plugins.listing()
+    if as_json:
+        print(json.dumps(listing, indent=2, sort_keys=True), file=out)
+        return EXIT_OK
+    if not listing["plugins"] and not listing["failures"]:
+        print("No plugins installed.", file=out)
+    for info in listing["plugins"]:
+        origin = f"{info['distribution']} {info['version']}" if info["distribution"] else "module"
+        print(f"{info['name']}  ({origin}, {info['module']})", file=out)
+        print(f"    hooks:     {', '.join(info['hooks']) or '-'}", file=out)
+        print(f"    resources: {', '.join(info['resources']) or '-'}", file=out)
+    for failure in listing["failures"]:
+        print(f"{failure['name']}  FAILED at {failure['stage']}: {failure['error']}", file=out)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scrapy-ws",
@@ -139,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=summary, description=summary)
         for param in params:
             command.add_argument(param)
+    sub.add_parser(
+        "plugins",
+        help="list installed plugins (no service needed)",
+        description="List the installed web service plugins: name, distribution, version,"
+        " hooks and resources, and those that failed to load.",
+    )
     demo = sub.add_parser(
         "demo",
         help="run a demo crawl of a local site with the web service on",
@@ -166,6 +206,7 @@ def print_help(parser: argparse.ArgumentParser) -> None:
     print("Available commands:")
     for name, (func, _) in sorted(COMMANDS.items()):
         print("  ", func.__doc__ or name)
+    print("   plugins - list installed plugins (no service needed)")
     print("   demo [--slow] - run a demo crawl with the web service on")
     print(f"\nRun '{parser.prog} --help' for options.")
 
@@ -176,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in (None, "help"):
         print_help(parser)
         return EXIT_OK
+    if args.command == "plugins":
+        return list_plugins(args.json)
     if args.command == "demo":
         from .demo.run import run_demo
 

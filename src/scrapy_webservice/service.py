@@ -117,7 +117,8 @@ class Service:
         """Mount the resources and listen; on failure log one ERROR and go on.
 
         The crawl must never fail because of its web service, so every error
-        here is logged and swallowed.
+        here is logged and swallowed, unless ``WEBSERVICE_PLUGINS_STRICT``
+        asks for a broken plugin to fail loudly.
         """
         try:
             self._check_safe()
@@ -127,15 +128,20 @@ class Service:
         except (ServiceError, RegistryError) as exc:
             self.failed = True
             logger.error("Web service not started: %s", exc, extra={"crawler": crawler})
+            self.plugins.call("service_stopped", service=self)
             return
         except Exception:
             self.failed = True
+            if self.config.plugins_strict:
+                raise
             logger.exception("Web service not started", extra={"crawler": crawler})
+            self.plugins.call("service_stopped", service=self)
             return
         logger.info(
             "Web service listening on %s", self.url.rstrip("/"), extra={"crawler": crawler}
         )
         self._write_discovery_file(crawler)
+        self.plugins.call("service_started", service=self)
 
     def build_root(self, crawler: Crawler) -> RootResource:
         root = RootResource(crawler)

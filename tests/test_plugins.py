@@ -1,0 +1,285 @@
+"""The plugin manager and the merge of plugin resources, with plugins built in the test.
+
+No entry point is loaded here: each test registers explicit plugin objects,
+as plugin authors' tests do, so what is installed never leaks in.
+"""
+
+from __future__ import annotations
+
+import logging
+import types
+from typing import Any
+
+import pytest
+import pytest_twisted
+from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
+
+from scrapy_webservice import JsonResource, hookimpl
+from scrapy_webservice.plugins import ENV_DISABLE, Plugins
+from scrapy_webservice.service import Service
+from scrapy_webservice.settings import WebServiceConfig
+
+from .conftest import Served
+
+STATS = "scrapy_webservice.resources.stats.StatsResource"
+
+
+class Weather(JsonResource):
+    ws_name = "weather"
+
+    def render_GET(self, txrequest):
+        return {"sky": Sky("blue")}
+
+
+class OtherWeather(JsonResource):
+    ws_name = "weather"
+
+
+class Sky:
+    def __init__(self, colour: str) -> None:
+        self.colour = colour
+
+
+def plugin(name: str, **hooks: Any) -> types.SimpleNamespace:
+    """A plugin object whose attributes are hook implementations."""
+    return types.SimpleNamespace(__name__=name, **{k: hookimpl(v) for k, v in hooks.items()})
+
+
+def weather_plugin(order: int | None = 10) -> types.SimpleNamespace:
+    def register_resources(settings):
+        return {Weather: order}
+
+    def json_default(obj):
+        return {"colour": obj.colour} if isinstance(obj, Sky) else None
+
+    return plugin("weather", register_resources=register_resources, json_default=json_default)
+
+
+def make_plugins(*objects: Any, strict: bool = False) -> Plugins:
+    plugins = Plugins(strict=strict)
+    for obj in objects:
+        plugins.register(obj, obj.__name__)
+    return plugins
+
+
+def serve_with(serve_plugins, *objects: Any, strict: bool = False, **settings: Any) -> Served:
+    return serve_plugins(make_plugins(*objects, strict=strict), **settings)
+
+
+@pytest.fixture
+def serve_plugins(tmp_path):
+    started: list[Service] = []
+
+    def start(plugins: Plugins, **settings: Any) -> Served:
+        settings.setdefault("WEBSERVICE_PORT", 0)
+        settings.setdefault("WEBSERVICE_DISCOVERY_DIR", str(tmp_path))
+        service = Service(WebServiceConfig.from_settings(Settings(settings)), plugins=plugins)
+        service.start(get_crawler(settings_dict=settings))
+        started.append(service)
+        return Served(service, service.url or "", service.token)
+
+    yield start
+    for service in started:
+        d = service.stop()
+        if d is not None:
+            pytest_twisted.blockon(d)
+
+
+async def names(served: Served) -> list[str]:
+    return (await served.get("")).json["resources"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_plugin_resource_is_served_with_its_json_default(serve_plugins):
+    served = serve_with(serve_plugins, weather_plugin())
+    assert "weather" in (await served.get("")).json["resources"]
+    assert (await served.get("weather")).json == {"sky": {"colour": "blue"}}
+    listing = (await served.get("plugins")).json
+    [info] = listing["plugins"]
+    assert info["name"] == "weather"
+    assert info["hooks"] == ["json_default", "register_resources"]
+    assert info["resources"] == [f"{__name__}.Weather"]
+    assert listing["failures"] == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_merge_order_base_then_plugins_then_settings(serve_plugins):
+    # a plugin drops a built-in ...
+    drop_stats = plugin("nostats", register_resources=lambda settings: {STATS: None})
+    assert "stats" not in await names(serve_with(serve_plugins, drop_stats))
+    # ... and the project's settings have the last word over plugins
+    served = serve_with(serve_plugins, drop_stats, WEBSERVICE_RESOURCES={STATS: 1})
+    assert "stats" in await names(served)
+    served = serve_with(serve_plugins, weather_plugin(), WEBSERVICE_RESOURCES={Weather: None})
+    assert "weather" not in await names(served)
+    # orders sort across layers
+    served = serve_with(serve_plugins, weather_plugin(order=0))
+    assert (await names(served))[0] == "weather"
+
+
+@pytest_twisted.ensureDeferred
+async def test_plugins_see_the_settings(serve_plugins):
+    def register_resources(settings):
+        return {Weather: 5} if settings.getbool("WEATHER_ON") else None
+
+    switchable = plugin("switchable", register_resources=register_resources)
+    assert "weather" not in await names(serve_with(serve_plugins, switchable))
+    assert "weather" in await names(serve_with(serve_plugins, switchable, WEATHER_ON=True))
+
+
+def test_clash_names_both_resources_and_plugins(serve_plugins, caplog):
+    clash = plugin("clash", register_resources=lambda settings: {OtherWeather: 20})
+    with caplog.at_level(logging.ERROR):
+        served = serve_with(serve_plugins, weather_plugin(), clash)
+    assert served.service.port is None
+    message = caplog.text
+    assert "two resources are named 'weather'" in message
+    assert f"{__name__}.Weather (from plugin weather)" in message
+    assert f"{__name__}.OtherWeather (from plugin clash)" in message
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_raising_hook_is_isolated(serve_plugins, caplog):
+    def register_resources(settings):
+        raise RuntimeError("boom at hook time")
+
+    def json_default(obj):
+        raise ValueError("boom while encoding")
+
+    broken = plugin("broken", register_resources=register_resources, json_default=json_default)
+    with caplog.at_level(logging.ERROR):
+        served = serve_with(serve_plugins, weather_plugin(), broken)
+    assert "weather" in await names(served)
+    # the broken json_default runs first (registered last) and is skipped
+    assert (await served.get("weather")).json == {"sky": {"colour": "blue"}}
+    failures = (await served.get("plugins")).json["failures"]
+    stages = {(f["name"], f["stage"]) for f in failures}
+    assert ("broken", "register_resources") in stages
+    assert ("broken", "json_default") in stages
+    assert "Web service plugin broken failed at register_resources" in caplog.text
+    assert "RuntimeError: boom at hook time" in caplog.text
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_resource_that_fails_to_build_is_a_plugin_failure(serve_plugins):
+    class Unbuildable(JsonResource):
+        ws_name = "unbuildable"
+
+        def __init__(self, crawler):
+            raise OSError("no disk")
+
+    bad = plugin("bad", register_resources=lambda settings: {Unbuildable: 1})
+    served = serve_with(serve_plugins, bad, weather_plugin())
+    assert "unbuildable" not in await names(served)
+    assert "weather" in await names(served)
+    [failure] = served.service.plugins.failures
+    assert failure.name == "bad"
+    assert failure.stage.startswith("resource ")
+    assert "OSError: no disk" in failure.error
+
+
+def test_non_dict_contribution_is_a_failure():
+    plugins = make_plugins(plugin("odd", register_resources=lambda settings: ["not", "a", "dict"]))
+    assert plugins.resource_layers(Settings()) == []
+    assert plugins.failures[0].stage == "register_resources"
+
+
+def test_invalid_hook_implementation_is_refused_at_registration():
+    def register_resources(settings, unknown_argument):
+        return {}
+
+    plugins = Plugins()
+    assert not plugins.register(plugin("invalid", register_resources=register_resources))
+    assert "invalid" not in plugins.loaded
+    assert plugins.failures[0].stage == "register"
+
+
+def test_unknown_hook_name_is_refused():
+    plugins = Plugins()
+    typo = types.SimpleNamespace(__name__="typo", register_resource=hookimpl(lambda: {}))
+    assert not plugins.register(typo)
+    assert "unknown hook" in plugins.failures[0].error
+
+
+def test_strict_mode_re_raises():
+    def register_resources(settings):
+        raise RuntimeError("strict boom")
+
+    plugins = make_plugins(plugin("broken", register_resources=register_resources), strict=True)
+    with pytest.raises(RuntimeError, match="strict boom"):
+        plugins.resource_layers(Settings())
+
+
+@pytest_twisted.ensureDeferred
+async def test_lifecycle_hooks_are_told(serve_plugins):
+    seen: list[tuple[str, Any]] = []
+    watcher = plugin(
+        "watcher",
+        service_started=lambda service: seen.append(("started", service.url)),
+        service_stopped=lambda service: seen.append(("stopped", service.port)),
+    )
+    served = serve_with(serve_plugins, watcher)
+    assert seen == [("started", served.url)]
+    await served.service.stop()
+    assert seen == [("started", served.url), ("stopped", None)]
+
+
+def test_lifecycle_stopped_is_told_when_start_fails(serve_plugins):
+    seen = []
+    watcher = plugin("watcher", service_stopped=lambda service: seen.append("stopped"))
+    clash = plugin("clash", register_resources=lambda settings: {Weather: 1, OtherWeather: 2})
+    serve_with(serve_plugins, watcher, clash)
+    assert seen == ["stopped"]
+
+
+def test_project_plugin_modules_from_settings(monkeypatch, tmp_path):
+    package = tmp_path / "myproject_ws"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from scrapy_webservice import hookimpl\n"
+        "@hookimpl\n"
+        "def register_resources(settings):\n"
+        "    return {'scrapy_webservice.resources.health.HealthResource': 99}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = WebServiceConfig.from_settings(
+        Settings(
+            {
+                "WEBSERVICE_PLUGINS": ["myproject_ws", "missing_module_ws"],
+                "WEBSERVICE_PLUGINS_AUTOLOAD": False,
+            }
+        )
+    )
+    plugins = Plugins.from_config(config)
+    assert list(plugins.loaded) == ["myproject_ws"]
+    assert plugins.loaded["myproject_ws"].hooks == ["register_resources"]
+    [failure] = plugins.failures
+    assert (failure.name, failure.stage) == ("missing_module_ws", "import")
+
+
+@pytest.mark.parametrize(
+    ("settings", "environ", "loaded"),
+    [
+        ({}, {}, ["a", "b"]),
+        ({"WEBSERVICE_PLUGINS_DISABLED": ["a"]}, {}, ["b"]),
+        ({}, {ENV_DISABLE: "b, a"}, []),
+        ({"WEBSERVICE_PLUGINS_ONLY": ["b"]}, {}, ["b"]),
+    ],
+)
+def test_disable_and_only(monkeypatch, tmp_path, settings, environ, loaded):
+    for name in ("a", "b"):
+        (tmp_path / f"plug_{name}.py").write_text(
+            "from scrapy_webservice import hookimpl\n"
+            "@hookimpl\n"
+            "def register_resources(settings):\n"
+            "    return None\n"
+        )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    settings = {"WEBSERVICE_PLUGINS": ["plug_a", "plug_b"], **settings}
+    for key in ("WEBSERVICE_PLUGINS_DISABLED", "WEBSERVICE_PLUGINS_ONLY"):
+        if key in settings:
+            settings[key] = [f"plug_{n}" for n in settings[key]]
+    environ = {k: ", ".join(f"plug_{n.strip()}" for n in v.split(",")) for k, v in environ.items()}
+    plugins = Plugins.from_config(WebServiceConfig.from_settings(Settings(settings)), environ)
+    assert list(plugins.loaded) == [f"plug_{n}" for n in loaded]
