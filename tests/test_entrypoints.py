@@ -1,0 +1,188 @@
+"""Real entry points: plugin distributions pip-installed into a fresh virtual environment.
+
+The virtual environment sees this project's environment (Scrapy, Twisted,
+scrapy-webservice) through a ``site.addsitedir`` line, and gets the two
+test plugin distributions of ``tests/data/plugins`` installed by pip, so
+``importlib.metadata`` finds their entry points exactly as after a user's
+``pip install``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import site
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scrapy_webservice.client import WebServiceClient
+from scrapy_webservice.plugins import ENV_NO_AUTOLOAD
+
+from .processes import PROJECT, Crawl, Process, count_lines, start_shop
+
+pytestmark = pytest.mark.integration
+
+DATA = Path(__file__).parent / "data" / "plugins"
+PRODUCTS = 40
+
+
+@pytest.fixture(scope="module")
+def plugin_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The python of a new venv holding the good and the broken test plugins."""
+    venv = tmp_path_factory.mktemp("plugin-venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    parents = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    lines = "".join(f"import site; site.addsitedir({p!r})\n" for p in parents)
+    (Path(purelib) / "_parent_env.pth").write_text(lines)
+    pip = subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-deps", "--quiet", str(DATA / "good")]
+        + [str(DATA / "broken")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert pip.returncode == 0, pip.stderr
+    return str(python)
+
+
+@pytest.fixture
+def autoload(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_NO_AUTOLOAD, raising=False)
+
+
+@pytest.fixture
+def shop() -> Iterator[str]:
+    process, url = start_shop(PRODUCTS, delay=0.3)
+    yield url
+    process.stop()
+
+
+@pytest.fixture
+def crawls() -> Iterator[list[Process]]:
+    started: list[Process] = []
+    yield started
+    for process in started:
+        process.stop()
+
+
+def test_scrapy_ws_plugins_lists_what_is_installed(plugin_python, autoload):
+    result = subprocess.run(
+        [plugin_python, "-m", "scrapy_webservice.cli", "--json", "plugins"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    listing = json.loads(result.stdout)
+    [good] = listing["plugins"][:1]
+    assert good == {
+        "name": "good",
+        "module": "ws_testgood",
+        "distribution": "scrapy-webservice-testgood",
+        "version": "1.2.3",
+        "hooks": ["json_default", "register_resources", "service_started", "service_stopped"],
+        "resources": ["ws_testgood.GoodResource"],
+    }
+    failures = {f["name"]: f for f in listing["failures"]}
+    assert failures["broken_import"]["stage"] == "import"
+    assert "cannot be imported (on purpose)" in failures["broken_import"]["error"]
+    assert failures["broken_import"]["distribution"] == "scrapy-webservice-testbroken"
+    assert failures["broken_hook"]["stage"] == "register_resources"
+
+    text = subprocess.run(
+        [plugin_python, "-m", "scrapy_webservice.cli", "plugins"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "good  (scrapy-webservice-testgood 1.2.3, ws_testgood)" in text
+    assert "broken_import  FAILED at import" in text
+
+
+def wait_for_service(crawl: Crawl) -> WebServiceClient:
+    crawl.wait_for(r"Web service URL and token written to")
+    return WebServiceClient.discover()
+
+
+def test_installed_plugin_is_served_and_broken_ones_do_not_stop_the_crawl(
+    plugin_python, autoload, shop, crawls, tmp_path
+):
+    crawl = Crawl(shop, tmp_path / "items.jsonl", python=plugin_python)
+    crawls.append(crawl)
+    client = wait_for_service(crawl)
+    assert "good" in client.get("")["resources"]
+    assert client.get("good") == {"plugin": "good", "ratio": "1/3"}
+    listing = client.get("plugins")
+    assert [p["name"] for p in listing["plugins"]] == ["good", "broken_hook"]
+    assert {f["name"] for f in listing["failures"]} == {"broken_import", "broken_hook"}
+    crawl.wait_for(r"good plugin saw the service start at http://127\.0\.0\.1:\d+/")
+    assert crawl.wait() == 0
+    assert "good plugin saw the service stop" in crawl.output
+    assert "Web service plugin broken_import (scrapy-webservice-testbroken 0.0.1)" in crawl.output
+    assert count_lines(tmp_path / "items.jsonl") == PRODUCTS
+
+
+@pytest.mark.parametrize(
+    ("settings", "environ", "plugin_loaded"),
+    [
+        ({"WEBSERVICE_RESOURCES": '{"ws_testgood.GoodResource": null}'}, {}, True),
+        ({"WEBSERVICE_PLUGINS_DISABLED": "good"}, {}, False),
+        ({}, {"SCRAPY_WEBSERVICE_DISABLE_PLUGINS": "good,broken_import"}, False),
+    ],
+    ids=["resource-None", "setting-by-name", "environment"],
+)
+def test_plugin_can_be_turned_off(
+    plugin_python, autoload, shop, crawls, tmp_path, monkeypatch, settings, environ, plugin_loaded
+):
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    crawl = Crawl(shop, tmp_path / "items.jsonl", python=plugin_python, settings=settings)
+    crawls.append(crawl)
+    client = wait_for_service(crawl)
+    assert "good" not in client.get("")["resources"]
+    loaded = [p["name"] for p in client.get("plugins")["plugins"]]
+    assert ("good" in loaded) is plugin_loaded
+    client.call("crawler/engine", "close_spider", "demo")
+    assert crawl.wait() == 0
+
+
+def test_strict_mode_fails_the_crawl_on_a_broken_plugin(
+    plugin_python, autoload, shop, crawls, tmp_path
+):
+    crawl = Crawl(
+        shop,
+        tmp_path / "items.jsonl",
+        python=plugin_python,
+        settings={"WEBSERVICE_PLUGINS_STRICT": "True"},
+    )
+    crawls.append(crawl)
+    assert crawl.wait(timeout=60) != 0
+    assert "this plugin cannot be imported (on purpose)" in crawl.output
+    assert not (tmp_path / "items.jsonl").exists() or count_lines(tmp_path / "items.jsonl") == 0
+
+
+def test_project_and_core_tests_do_not_see_installed_plugins(
+    plugin_python, shop, crawls, tmp_path
+):
+    """With autoload off (as in this suite), installed plugins stay out."""
+    assert os.environ.get(ENV_NO_AUTOLOAD) == "1"
+    crawl = Crawl(shop, tmp_path / "items.jsonl", python=plugin_python)
+    crawls.append(crawl)
+    client = wait_for_service(crawl)
+    assert client.get("plugins") == {"plugins": [], "failures": []}
+    client.call("crawler/engine", "close_spider", "demo")
+    assert crawl.wait() == 0
+    assert PROJECT.is_dir()
