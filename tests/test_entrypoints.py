@@ -45,9 +45,9 @@ def plugin_python(tmp_path_factory: pytest.TempPathFactory) -> str:
     parents = [p for p in site.getsitepackages() if Path(p).is_dir()]
     lines = "".join(f"import site; site.addsitedir({p!r})\n" for p in parents)
     (Path(purelib) / "_parent_env.pth").write_text(lines)
+    distributions = [str(DATA / "good"), str(DATA / "broken")]
     pip = subprocess.run(
-        [str(python), "-m", "pip", "install", "--no-deps", "--quiet", str(DATA / "good")]
-        + [str(DATA / "broken")],
+        [str(python), "-m", "pip", "install", "--no-deps", "--quiet", *distributions],
         capture_output=True,
         text=True,
         timeout=600,
