@@ -6,22 +6,14 @@ never leak between tests or into the real user's directory.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_twisted
-from scrapy.settings import Settings
-from scrapy.utils.test import get_crawler
-from twisted.internet import threads
 
 from scrapy_webservice.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD
-from scrapy_webservice.service import Service
-from scrapy_webservice.settings import WebServiceConfig
-
-from .helpers import Reply, http, rpc
+from scrapy_webservice.testing import ServedService
 
 
 @pytest.fixture(autouse=True)
@@ -38,48 +30,10 @@ def runtime_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     return path
 
 
-@dataclass
-class Served:
-    """A service listening on 127.0.0.1 in this process, with a ready client."""
-
-    service: Service
-    url: str
-    token: str | None
-
-    async def get(self, path: str = "", **kwargs: Any) -> Reply:
-        kwargs.setdefault("token", self.token)
-        return await threads.deferToThread(http, self.url + path, **kwargs)
-
-    async def request(self, path: str, method: str, **kwargs: Any) -> Reply:
-        kwargs.setdefault("token", self.token)
-        return await threads.deferToThread(http, self.url + path, method, **kwargs)
-
-    async def rpc(self, path: str, method: str, params: Any = None, **kwargs: Any) -> Reply:
-        kwargs.setdefault("token", self.token)
-        return await threads.deferToThread(rpc, self.url + path, method, params, **kwargs)
-
-
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """Start a service with the given settings (port 0, built-ins unless replaced)."""
-    started: list[Service] = []
-
-    def start(crawler: Any = None, **settings: Any) -> Served:
-        settings.setdefault("WEBSERVICE_PORT", 0)
-        settings.setdefault("WEBSERVICE_PLUGINS_AUTOLOAD", False)
-        settings.setdefault("WEBSERVICE_DISCOVERY_DIR", str(tmp_path / "discovery"))
-        config = WebServiceConfig.from_settings(Settings(settings))
-        service = Service(config)
-        service.start(crawler or get_crawler(settings_dict=settings))
-        started.append(service)
-        assert service.url is not None, "the service did not start"
-        return Served(service, service.url, service.token)
-
-    yield start
-    for service in started:
-        d = service.stop()
-        if d is not None:
-            pytest_twisted.blockon(d)
+def serve(webservice: Callable[..., ServedService]) -> Callable[..., ServedService]:
+    """A service in this process with the built-ins and the given settings, no plugins."""
+    return webservice
 
 
 def free_port_holder() -> Any:

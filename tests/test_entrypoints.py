@@ -186,3 +186,43 @@ def test_project_and_core_tests_do_not_see_installed_plugins(
     client.call("crawler/engine", "close_spider", "demo")
     assert crawl.wait() == 0
     assert PROJECT.is_dir()
+
+
+PLUGIN_AUTHOR_TESTS = """
+import pytest_twisted
+
+import ws_testgood
+
+
+def test_through_a_real_crawl(webservice_crawl):
+    crawl = webservice_crawl(plugins=["good"])
+    client = crawl.client
+    assert client.get("good") == {"plugin": "good", "ratio": "1/3"}
+    assert [p["name"] for p in client.get("plugins")["plugins"]] == ["good"]
+    client.call("crawler/engine", "close_spider", "demo")
+    assert crawl.wait() == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_in_process(webservice):
+    served = webservice(ws_testgood)
+    reply = await served.get("good")
+    assert reply.json == {"plugin": "good", "ratio": "1/3"}
+    assert (await served.get("good", token=None)).status == 401
+    assert (await served.get("plugins")).json["plugins"][0]["name"] == "ws_testgood"
+"""
+
+
+def test_fixtures_for_plugin_authors(plugin_python, tmp_path):
+    """The pytest11 fixtures, used the way a plugin's own test suite uses them."""
+    (tmp_path / "test_good_plugin.py").write_text(PLUGIN_AUTHOR_TESTS)
+    result = subprocess.run(
+        [plugin_python, "-m", "pytest", "-p", "no:cacheprovider", "--reactor=asyncio", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout

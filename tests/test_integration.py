@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from scrapy_webservice.client import WebServiceClient, find_services
+from scrapy_webservice.testing import http, rpc
 
 from .conftest import free_port_holder
-from .helpers import http, rpc
 from .processes import PROJECT, Crawl, Process, count_lines, scrapy_ws, start_shop
 
 pytestmark = pytest.mark.integration

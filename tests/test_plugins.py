@@ -13,14 +13,11 @@ from typing import Any
 import pytest
 import pytest_twisted
 from scrapy.settings import Settings
-from scrapy.utils.test import get_crawler
 
 from scrapy_webservice import JsonResource, hookimpl
 from scrapy_webservice.plugins import ENV_DISABLE, Plugins
-from scrapy_webservice.service import Service
 from scrapy_webservice.settings import WebServiceConfig
-
-from .conftest import Served
+from scrapy_webservice.testing import ServedService
 
 STATS = "scrapy_webservice.resources.stats.StatsResource"
 
@@ -59,40 +56,23 @@ def weather_plugin(order: int | None = 10) -> types.SimpleNamespace:
 def make_plugins(*objects: Any, strict: bool = False) -> Plugins:
     plugins = Plugins(strict=strict)
     for obj in objects:
-        plugins.register(obj, obj.__name__)
+        plugins.register(obj)
     return plugins
 
 
-def serve_with(serve_plugins, *objects: Any, strict: bool = False, **settings: Any) -> Served:
-    return serve_plugins(make_plugins(*objects, strict=strict), **settings)
-
-
 @pytest.fixture
-def serve_plugins(tmp_path):
-    started: list[Service] = []
-
-    def start(plugins: Plugins, **settings: Any) -> Served:
-        settings.setdefault("WEBSERVICE_PORT", 0)
-        settings.setdefault("WEBSERVICE_DISCOVERY_DIR", str(tmp_path))
-        service = Service(WebServiceConfig.from_settings(Settings(settings)), plugins=plugins)
-        service.start(get_crawler(settings_dict=settings))
-        started.append(service)
-        return Served(service, service.url or "", service.token)
-
-    yield start
-    for service in started:
-        d = service.stop()
-        if d is not None:
-            pytest_twisted.blockon(d)
+def serve_plugins(webservice):
+    """``serve_plugins(*plugins, **settings)``: a service with exactly these plugins."""
+    return webservice
 
 
-async def names(served: Served) -> list[str]:
+async def names(served: ServedService) -> list[str]:
     return (await served.get("")).json["resources"]
 
 
 @pytest_twisted.ensureDeferred
 async def test_plugin_resource_is_served_with_its_json_default(serve_plugins):
-    served = serve_with(serve_plugins, weather_plugin())
+    served = serve_plugins(weather_plugin())
     assert "weather" in (await served.get("")).json["resources"]
     assert (await served.get("weather")).json == {"sky": {"colour": "blue"}}
     listing = (await served.get("plugins")).json
@@ -107,14 +87,14 @@ async def test_plugin_resource_is_served_with_its_json_default(serve_plugins):
 async def test_merge_order_base_then_plugins_then_settings(serve_plugins):
     # a plugin drops a built-in ...
     drop_stats = plugin("nostats", register_resources=lambda settings: {STATS: None})
-    assert "stats" not in await names(serve_with(serve_plugins, drop_stats))
+    assert "stats" not in await names(serve_plugins(drop_stats))
     # ... and the project's settings have the last word over plugins
-    served = serve_with(serve_plugins, drop_stats, WEBSERVICE_RESOURCES={STATS: 1})
+    served = serve_plugins(drop_stats, WEBSERVICE_RESOURCES={STATS: 1})
     assert "stats" in await names(served)
-    served = serve_with(serve_plugins, weather_plugin(), WEBSERVICE_RESOURCES={Weather: None})
+    served = serve_plugins(weather_plugin(), WEBSERVICE_RESOURCES={Weather: None})
     assert "weather" not in await names(served)
     # orders sort across layers
-    served = serve_with(serve_plugins, weather_plugin(order=0))
+    served = serve_plugins(weather_plugin(order=0))
     assert (await names(served))[0] == "weather"
 
 
@@ -124,14 +104,14 @@ async def test_plugins_see_the_settings(serve_plugins):
         return {Weather: 5} if settings.getbool("WEATHER_ON") else None
 
     switchable = plugin("switchable", register_resources=register_resources)
-    assert "weather" not in await names(serve_with(serve_plugins, switchable))
-    assert "weather" in await names(serve_with(serve_plugins, switchable, WEATHER_ON=True))
+    assert "weather" not in await names(serve_plugins(switchable))
+    assert "weather" in await names(serve_plugins(switchable, WEATHER_ON=True))
 
 
 def test_clash_names_both_resources_and_plugins(serve_plugins, caplog):
     clash = plugin("clash", register_resources=lambda settings: {OtherWeather: 20})
     with caplog.at_level(logging.ERROR):
-        served = serve_with(serve_plugins, weather_plugin(), clash)
+        served = serve_plugins(weather_plugin(), clash, must_start=False)
     assert served.service.port is None
     message = caplog.text
     assert "two resources are named 'weather'" in message
@@ -149,7 +129,7 @@ async def test_a_raising_hook_is_isolated(serve_plugins, caplog):
 
     broken = plugin("broken", register_resources=register_resources, json_default=json_default)
     with caplog.at_level(logging.ERROR):
-        served = serve_with(serve_plugins, weather_plugin(), broken)
+        served = serve_plugins(weather_plugin(), broken)
     assert "weather" in await names(served)
     # the broken json_default runs first (registered last) and is skipped
     assert (await served.get("weather")).json == {"sky": {"colour": "blue"}}
@@ -170,7 +150,7 @@ async def test_a_resource_that_fails_to_build_is_a_plugin_failure(serve_plugins)
             raise OSError("no disk")
 
     bad = plugin("bad", register_resources=lambda settings: {Unbuildable: 1})
-    served = serve_with(serve_plugins, bad, weather_plugin())
+    served = serve_plugins(bad, weather_plugin())
     assert "unbuildable" not in await names(served)
     assert "weather" in await names(served)
     [failure] = served.service.plugins.failures
@@ -219,7 +199,7 @@ async def test_lifecycle_hooks_are_told(serve_plugins):
         service_started=lambda service: seen.append(("started", service.url)),
         service_stopped=lambda service: seen.append(("stopped", service.port)),
     )
-    served = serve_with(serve_plugins, watcher)
+    served = serve_plugins(watcher)
     assert seen == [("started", served.url)]
     await served.service.stop()
     assert seen == [("started", served.url), ("stopped", None)]
@@ -229,7 +209,7 @@ def test_lifecycle_stopped_is_told_when_start_fails(serve_plugins):
     seen = []
     watcher = plugin("watcher", service_stopped=lambda service: seen.append("stopped"))
     clash = plugin("clash", register_resources=lambda settings: {Weather: 1, OtherWeather: 2})
-    serve_with(serve_plugins, watcher, clash)
+    serve_plugins(watcher, clash, must_start=False)
     assert seen == ["stopped"]
 
 

@@ -1,0 +1,327 @@
+"""pytest fixtures for plugin authors (registered through the ``pytest11`` entry point).
+
+Two ways to test a resource, both on 127.0.0.1 with a real token, and
+neither loading whatever else is installed on the machine:
+
+``webservice``
+    A service in the test process, with the plugins you pass (objects or
+    modules) and nothing else. Fast; the test is a ``pytest-twisted``
+    coroutine (``@pytest_twisted.ensureDeferred``) run with
+    ``--reactor=asyncio``, and awaits ``get``/``call``/``request``.
+
+``webservice_crawl``
+    A real ``scrapy crawl`` subprocess of the demo shop with the service on,
+    loading only the entry-point plugins you name (as installed by pip).
+    Slower, synchronous, and what a user will run.
+
+``http()`` and ``Reply`` are a plain HTTP client with every header under
+the test's control (for 401/403/413 checks).
+"""
+
+from __future__ import annotations
+
+import http.client as http_client
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .client import WebServiceClient
+from .plugins import ENV_DISABLE, ENV_NO_AUTOLOAD, Plugins
+from .service import Service
+from .settings import WebServiceConfig
+
+__all__ = [
+    "CrawlWithService",
+    "Reply",
+    "ServedService",
+    "http",
+    "rpc",
+    "start_service",
+    "webservice",
+    "webservice_crawl",
+]
+
+
+# -- a plain HTTP client ----------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """An HTTP answer: status, body, lower-cased headers, and the body as JSON."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(
+    url: str,
+    method: str = "GET",
+    body: bytes | str | None = None,
+    headers: dict[str, str] | None = None,
+    token: str | None = None,
+    timeout: float = 10,
+) -> Reply:
+    """One request with ``http.client``: no proxies, no retries, headers as given."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http_client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    all_headers = dict(headers or {})
+    if token is not None:
+        all_headers.setdefault("Authorization", f"Bearer {token}")
+    if isinstance(body, str):
+        body = body.encode()
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn.request(method, path, body=body, headers=all_headers)
+        response = conn.getresponse()
+        data = response.read()
+        return Reply(response.status, data, {k.lower(): v for k, v in response.getheaders()})
+    finally:
+        conn.close()
+
+
+def rpc(
+    url: str, method: str, params: Any = None, token: str | None = None, request_id: Any = 1
+) -> Reply:
+    """A JSON-RPC 2.0 call as raw HTTP, for checking the exact answer."""
+    payload: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": request_id}
+    if params is not None:
+        payload["params"] = params
+    headers = {"Content-Type": "application/json"}
+    return http(url, "POST", json.dumps(payload), headers=headers, token=token)
+
+
+# -- a service in the test process ---------------------------------------------------
+
+
+def start_service(
+    *plugins: object,
+    settings: dict[str, Any] | None = None,
+    crawler: Any = None,
+) -> Service:
+    """A listening service with exactly ``plugins`` (no entry points), on a free port."""
+    from scrapy.settings import Settings
+    from scrapy.utils.test import get_crawler
+
+    settings = {"WEBSERVICE_PORT": 0, "WEBSERVICE_PLUGINS_AUTOLOAD": False, **(settings or {})}
+    manager = Plugins(strict=bool(settings.get("WEBSERVICE_PLUGINS_STRICT", False)))
+    for plugin in plugins:
+        manager.register(plugin)
+    service = Service(WebServiceConfig.from_settings(Settings(settings)), plugins=manager)
+    service.start(crawler or get_crawler(settings_dict=settings))
+    return service
+
+
+@dataclass
+class ServedService:
+    """A service listening in this process; ``await`` its methods from a twisted test."""
+
+    service: Service
+    url: str
+    token: str | None
+
+    async def request(self, path: str, method: str = "GET", **kwargs: Any) -> Reply:
+        from twisted.internet import threads
+
+        kwargs.setdefault("token", self.token)
+        return await threads.deferToThread(http, self.url + path, method, **kwargs)
+
+    async def get(self, path: str = "", **kwargs: Any) -> Reply:
+        return await self.request(path, "GET", **kwargs)
+
+    async def rpc(self, path: str, method: str, params: Any = None, **kwargs: Any) -> Reply:
+        from twisted.internet import threads
+
+        kwargs.setdefault("token", self.token)
+        return await threads.deferToThread(rpc, self.url + path, method, params, **kwargs)
+
+    async def call(self, path: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A JSON-RPC call's result; raises ``JsonRpcError`` on an error answer."""
+        from twisted.internet import threads
+
+        client = WebServiceClient(self.url, self.token)
+        return await threads.deferToThread(client.call, path, method, *args, **kwargs)
+
+
+@pytest.fixture
+def webservice(tmp_path: Path) -> Iterator[Callable[..., ServedService]]:
+    """Start services with given plugins: ``webservice(my_plugin, WEBSERVICE_DEBUG=True)``.
+
+    Settings are keyword arguments; ``WEBSERVICE_RESOURCES`` mounts plain
+    resource classes without a plugin. A service that cannot start fails the
+    test, unless ``must_start=False`` (to test that it refuses). The
+    services stop after the test.
+    """
+    import pytest_twisted
+
+    started: list[Service] = []
+
+    def start(
+        *plugins: object, crawler: Any = None, must_start: bool = True, **settings: Any
+    ) -> ServedService:
+        settings.setdefault("WEBSERVICE_DISCOVERY_DIR", str(tmp_path / "discovery"))
+        service = start_service(*plugins, settings=settings, crawler=crawler)
+        started.append(service)
+        if service.url is None and must_start:
+            pytest.fail("the web service did not start: see the captured log")
+        return ServedService(service, service.url or "", service.token)
+
+    yield start
+    for service in started:
+        stopped = service.stop()
+        if stopped is not None:
+            pytest_twisted.blockon(stopped)
+
+
+# -- a real crawl in a subprocess ------------------------------------------------------
+
+
+class CrawlWithService:
+    """A ``scrapy crawl`` subprocess of the demo shop, with the web service on."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str], discovery: Path):
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self.discovery = discovery
+        self.proc = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def output(self) -> str:
+        with self._changed:
+            return "\n".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        """The first output line matching ``pattern``; fails with the output so far."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for line in self.lines:
+                    if match := regex.search(line):
+                        return match
+                ended = self.proc.poll() is not None and not self._reader.is_alive()
+                if ended or time.monotonic() > deadline:
+                    tail = "\n".join(self.lines[-40:])
+                    raise AssertionError(f"{pattern!r} not seen in the crawl's output:\n{tail}")
+                self._changed.wait(0.5)
+
+    @property
+    def client(self) -> WebServiceClient:
+        """A client of the crawl's service, once it listens (found by its discovery file)."""
+        self.wait_for(r"Web service URL and token written to")
+        return WebServiceClient.discover(self.discovery)
+
+    def wait(self, timeout: float = 120) -> int:
+        code = self.proc.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+_PROJECT_SETTINGS = """\
+SPIDER_MODULES = ["scrapy_webservice.demo.spiders"]
+ADDONS = {{"scrapy_webservice.Addon": 0}}
+ROBOTSTXT_OBEY = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+CONCURRENT_REQUESTS = 4
+WEBSERVICE_PORT = 0
+WEBSERVICE_DISCOVERY_DIR = {discovery!r}
+WEBSERVICE_PLUGINS_ONLY = {only!r}
+"""
+
+
+@pytest.fixture
+def webservice_crawl(tmp_path: Path) -> Iterator[Callable[..., CrawlWithService]]:
+    """Crawl the demo shop with the service on and only the named plugins loaded.
+
+    ``webservice_crawl(plugins=["myplugin"], settings={...}, products=40, delay=0.3)``;
+    ``plugins`` are entry-point names (what ``scrapy-ws plugins`` shows).
+    The shop answers after ``delay`` seconds so the crawl lasts long enough
+    to query; everything started is stopped after the test.
+    """
+    from .demo.site import main as _shop_main  # noqa: F401 (the shop must be importable)
+
+    started: list[CrawlWithService | subprocess.Popen[str]] = []
+
+    def start(
+        plugins: Iterable[str] = (),
+        settings: dict[str, Any] | None = None,
+        products: int = 40,
+        delay: float = 0.3,
+    ) -> CrawlWithService:
+        project = tmp_path / f"project{len(started)}"
+        project.mkdir()
+        discovery = project / "discovery"
+        (project / "scrapy.cfg").write_text("[settings]\ndefault = ws_test_settings\n")
+        (project / "ws_test_settings.py").write_text(
+            textwrap.dedent(_PROJECT_SETTINGS).format(discovery=str(discovery), only=list(plugins))
+        )
+        shop_args = ["--products", str(products), "--delay", str(delay)]
+        shop = subprocess.Popen(
+            [sys.executable, "-m", "scrapy_webservice.demo.site", *shop_args],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        started.append(shop)
+        assert shop.stdout is not None
+        shop_url = shop.stdout.readline().strip()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop(ENV_NO_AUTOLOAD, None)
+        env.pop(ENV_DISABLE, None)
+        args = [sys.executable, "-m", "scrapy", "crawl", "demo", "-a", f"url={shop_url}"]
+        for name, value in (settings or {}).items():
+            args += ["-s", f"{name}={json.dumps(value) if not isinstance(value, str) else value}"]
+        crawl = CrawlWithService(args, project, env, discovery)
+        started.append(crawl)
+        return crawl
+
+    yield start
+    for process in reversed(started):
+        if isinstance(process, CrawlWithService):
+            process.stop()
+        else:
+            process.terminate()
+            process.wait(10)
