@@ -288,3 +288,17 @@ async def test_malformed_json_and_notifications(serve):
     note = json.dumps({"jsonrpc": "2.0", "method": "get"})
     quiet = await served.request("counter", "POST", body=note, headers=headers)
     assert (quiet.status, quiet.body) == (204, b"")
+
+
+@pytest_twisted.ensureDeferred
+async def test_access_log_goes_to_the_logfile(serve, tmp_path):
+    logfile = tmp_path / "access.log"
+    served = start(serve, WEBSERVICE_LOGFILE=str(logfile))
+    await served.get("plain")
+    await served.get("plain", token=None)
+    await served.service.stop()
+    lines = logfile.read_text().splitlines()
+    assert len(lines) == 2
+    assert '"GET /plain HTTP/1.1" 200' in lines[0]
+    assert '"GET /plain HTTP/1.1" 401' in lines[1]
+    assert served.token not in logfile.read_text()
