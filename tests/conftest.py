@@ -6,7 +6,7 @@ never leak between tests or into the real user's directory.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ import pytest
 
 from scrapy_webservice.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD
 from scrapy_webservice.testing import ServedService
+
+from .processes import PRODUCTS, Process, start_shop
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +36,30 @@ def runtime_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
 def serve(webservice: Callable[..., ServedService]) -> Callable[..., ServedService]:
     """A service in this process with the built-ins and the given settings, no plugins."""
     return webservice
+
+
+@pytest.fixture
+def slow_shop() -> Iterator[str]:
+    """The demo shop answering in 0.3 s, so that a crawl of it lasts several seconds."""
+    shop, url = start_shop(PRODUCTS, delay=0.3)
+    yield url
+    shop.stop()
+
+
+@pytest.fixture
+def fast_shop() -> Iterator[str]:
+    shop, url = start_shop(PRODUCTS, delay=0.0)
+    yield url
+    shop.stop()
+
+
+@pytest.fixture
+def crawls() -> Iterator[list[Process]]:
+    """Processes a test starts; each is stopped after the test, whatever happened."""
+    started: list[Process] = []
+    yield started
+    for process in started:
+        process.stop()
 
 
 def free_port_holder() -> Any:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import re
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
+from scrapy_webservice.testing import WatchedProcess
+
 PROJECT = Path(__file__).parent / "project"
+#: Products of the test shop: every complete crawl scrapes exactly this many items.
+PRODUCTS = 40
 BIN = Path(sys.executable).parent
 
 
@@ -26,75 +26,7 @@ def scrapy_ws(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[st
     )
 
 
-class Process:
-    """A child process whose merged output is collected line by line."""
-
-    def __init__(self, args: list[str], cwd: Path | None = None) -> None:
-        self.args = args
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        self.proc = subprocess.Popen(
-            args,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._changed:
-                self.lines.append(line.rstrip("\n"))
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
-
-    @property
-    def output(self) -> str:
-        with self._changed:
-            return "\n".join(self.lines)
-
-    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
-        """The first output line matching ``pattern``; fails with the output so far."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        seen = 0
-        with self._changed:
-            while True:
-                for line in self.lines[seen:]:
-                    match = regex.search(line)
-                    if match:
-                        return match
-                seen = len(self.lines)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or (
-                    self.proc.poll() is not None and not self._reader.is_alive()
-                ):
-                    raise AssertionError(
-                        f"{pattern!r} not seen in the output of {self.args}:\n{self.output_tail()}"
-                    )
-                self._changed.wait(min(remaining, 0.5))
-
-    def output_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.lines[-lines:])
-
-    def wait(self, timeout: float = 120) -> int:
-        code = self.proc.wait(timeout)
-        self._reader.join(5)
-        return code
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+Process = WatchedProcess
 
 
 def start_shop(products: int = 40, delay: float = 0.0) -> tuple[Process, str]:

@@ -14,7 +14,6 @@ import os
 import site
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,11 @@ import pytest
 from scrapy_webservice.client import WebServiceClient
 from scrapy_webservice.plugins import ENV_NO_AUTOLOAD
 
-from .processes import PROJECT, Crawl, Process, count_lines, start_shop
+from .processes import PRODUCTS, PROJECT, Crawl, count_lines
 
 pytestmark = pytest.mark.integration
 
 DATA = Path(__file__).parent / "data" / "plugins"
-PRODUCTS = 40
 
 
 @pytest.fixture(scope="module")
@@ -60,21 +58,6 @@ def plugin_python(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 def autoload(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_NO_AUTOLOAD, raising=False)
-
-
-@pytest.fixture
-def shop() -> Iterator[str]:
-    process, url = start_shop(PRODUCTS, delay=0.3)
-    yield url
-    process.stop()
-
-
-@pytest.fixture
-def crawls() -> Iterator[list[Process]]:
-    started: list[Process] = []
-    yield started
-    for process in started:
-        process.stop()
 
 
 def test_scrapy_ws_plugins_lists_what_is_installed(plugin_python, autoload):
@@ -118,9 +101,9 @@ def wait_for_service(crawl: Crawl) -> WebServiceClient:
 
 
 def test_installed_plugin_is_served_and_broken_ones_do_not_stop_the_crawl(
-    plugin_python, autoload, shop, crawls, tmp_path
+    plugin_python, autoload, slow_shop, crawls, tmp_path
 ):
-    crawl = Crawl(shop, tmp_path / "items.jsonl", python=plugin_python)
+    crawl = Crawl(slow_shop, tmp_path / "items.jsonl", python=plugin_python)
     crawls.append(crawl)
     client = wait_for_service(crawl)
     assert "good" in client.get("")["resources"]
@@ -145,11 +128,19 @@ def test_installed_plugin_is_served_and_broken_ones_do_not_stop_the_crawl(
     ids=["resource-None", "setting-by-name", "environment"],
 )
 def test_plugin_can_be_turned_off(
-    plugin_python, autoload, shop, crawls, tmp_path, monkeypatch, settings, environ, plugin_loaded
+    plugin_python,
+    autoload,
+    slow_shop,
+    crawls,
+    tmp_path,
+    monkeypatch,
+    settings,
+    environ,
+    plugin_loaded,
 ):
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    crawl = Crawl(shop, tmp_path / "items.jsonl", python=plugin_python, settings=settings)
+    crawl = Crawl(slow_shop, tmp_path / "items.jsonl", python=plugin_python, settings=settings)
     crawls.append(crawl)
     client = wait_for_service(crawl)
     assert "good" not in client.get("")["resources"]
@@ -160,10 +151,10 @@ def test_plugin_can_be_turned_off(
 
 
 def test_strict_mode_fails_the_crawl_on_a_broken_plugin(
-    plugin_python, autoload, shop, crawls, tmp_path
+    plugin_python, autoload, slow_shop, crawls, tmp_path
 ):
     crawl = Crawl(
-        shop,
+        slow_shop,
         tmp_path / "items.jsonl",
         python=plugin_python,
         settings={"WEBSERVICE_PLUGINS_STRICT": "True"},
@@ -175,11 +166,11 @@ def test_strict_mode_fails_the_crawl_on_a_broken_plugin(
 
 
 def test_project_and_core_tests_do_not_see_installed_plugins(
-    plugin_python, shop, crawls, tmp_path
+    plugin_python, slow_shop, crawls, tmp_path
 ):
     """With autoload off (as in this suite), installed plugins stay out."""
     assert os.environ.get(ENV_NO_AUTOLOAD) == "1"
-    crawl = Crawl(shop, tmp_path / "items.jsonl", python=plugin_python)
+    crawl = Crawl(slow_shop, tmp_path / "items.jsonl", python=plugin_python)
     crawls.append(crawl)
     client = wait_for_service(crawl)
     assert client.get("plugins") == {"plugins": [], "failures": []}

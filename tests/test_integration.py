@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,34 +18,9 @@ from scrapy_webservice.client import WebServiceClient, find_services
 from scrapy_webservice.testing import http, rpc
 
 from .conftest import free_port_holder
-from .processes import PROJECT, Crawl, Process, count_lines, scrapy_ws, start_shop
+from .processes import PRODUCTS, PROJECT, Crawl, Process, count_lines, scrapy_ws
 
 pytestmark = pytest.mark.integration
-
-PRODUCTS = 40
-
-
-@pytest.fixture
-def slow_shop() -> Iterator[str]:
-    """A shop slow enough (0.3 s a response) for a crawl to last ~10 s."""
-    shop, url = start_shop(PRODUCTS, delay=0.3)
-    yield url
-    shop.stop()
-
-
-@pytest.fixture
-def fast_shop() -> Iterator[str]:
-    shop, url = start_shop(PRODUCTS, delay=0.0)
-    yield url
-    shop.stop()
-
-
-@pytest.fixture
-def crawls() -> Iterator[list[Process]]:
-    started: list[Process] = []
-    yield started
-    for process in started:
-        process.stop()
 
 
 def crawler(crawls, *args, **kwargs) -> Crawl:

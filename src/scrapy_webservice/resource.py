@@ -142,7 +142,25 @@ class JsonResource(Resource):
     def getChild(self, path: bytes, request: Request) -> Resource:
         if path == b"":
             return self
-        return not_found(path)
+        try:
+            name = path.decode("utf-8")
+        except UnicodeDecodeError:
+            return not_found(path)
+        child = self.child(name, request)
+        if child is None:
+            return not_found(name)
+        if isinstance(child, JsonResource) and child.service is None:
+            child.service = self.service
+        return child
+
+    def child(self, name: str, request: Request) -> Resource | None:
+        """The resource at path segment ``name`` below this one; ``None`` answers 404.
+
+        Override it for dynamic paths (``enginestatus/<spider>``). ``name`` is
+        already URL-decoded by Twisted; static children added with
+        ``putChild`` never get here.
+        """
+        return None
 
     def render(self, request: Request) -> bytes | int:
         method = request.method.decode("ascii", "replace")
@@ -300,18 +318,10 @@ class JsonRpcResource(JsonResource):
             return False
         return self.exposed is None or name in self.exposed
 
-    def getChild(self, path: bytes, request: Request) -> Resource:
-        if path == b"":
-            return self
-        try:
-            name = path.decode("utf-8")
-        except UnicodeDecodeError:
-            return not_found(path)
+    def child(self, name: str, request: Request) -> Resource | None:
         if not name.isidentifier() or not self.exposes(name):
-            return not_found(name)
-        child = _AttributeResource(self, name)
-        child.service = self.service
-        return child
+            return None
+        return _AttributeResource(self, name)
 
     def render_GET(self, txrequest: Request) -> Any:
         target = self.get_target()
@@ -413,11 +423,6 @@ class RootResource(JsonResource):
     def mount(self, resource: JsonResource) -> None:
         self.putChild(resource.ws_name.encode("utf-8"), resource)
         self.names.append(resource.ws_name)
-
-    def getChild(self, path: bytes, request: Request) -> Resource:
-        if path == b"":
-            return self
-        return not_found(path)
 
     def render_GET(self, txrequest: Request) -> dict[str, list[str]]:
         return {"resources": list(self.names)}

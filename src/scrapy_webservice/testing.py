@@ -46,6 +46,7 @@ __all__ = [
     "CrawlWithService",
     "Reply",
     "ServedService",
+    "WatchedProcess",
     "http",
     "rpc",
     "start_service",
@@ -192,17 +193,19 @@ def webservice(tmp_path: Path) -> Iterator[Callable[..., ServedService]]:
 # -- a real crawl in a subprocess ------------------------------------------------------
 
 
-class CrawlWithService:
-    """A ``scrapy crawl`` subprocess of the demo shop, with the web service on."""
+class WatchedProcess:
+    """A child process whose merged output is collected, line by line, as it comes."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str], discovery: Path):
+    def __init__(
+        self, args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        self.args = args
         self.lines: list[str] = []
         self._changed = threading.Condition()
-        self.discovery = discovery
         self.proc = subprocess.Popen(
             args,
             cwd=cwd,
-            env=env,
+            env=env if env is not None else {**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -224,26 +227,28 @@ class CrawlWithService:
         with self._changed:
             return "\n".join(self.lines)
 
+    def output_tail(self, lines: int = 60) -> str:
+        with self._changed:
+            return "\n".join(self.lines[-lines:])
+
     def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
         """The first output line matching ``pattern``; fails with the output so far."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
+        seen = 0
         with self._changed:
             while True:
-                for line in self.lines:
+                for line in self.lines[seen:]:
                     if match := regex.search(line):
                         return match
+                seen = len(self.lines)
                 ended = self.proc.poll() is not None and not self._reader.is_alive()
                 if ended or time.monotonic() > deadline:
-                    tail = "\n".join(self.lines[-40:])
-                    raise AssertionError(f"{pattern!r} not seen in the crawl's output:\n{tail}")
+                    raise AssertionError(
+                        f"{pattern!r} not seen in the output of {self.args}:\n"
+                        + "\n".join(self.lines[-60:])
+                    )
                 self._changed.wait(0.5)
-
-    @property
-    def client(self) -> WebServiceClient:
-        """A client of the crawl's service, once it listens (found by its discovery file)."""
-        self.wait_for(r"Web service URL and token written to")
-        return WebServiceClient.discover(self.discovery)
 
     def wait(self, timeout: float = 120) -> int:
         code = self.proc.wait(timeout)
@@ -258,6 +263,20 @@ class CrawlWithService:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+class CrawlWithService(WatchedProcess):
+    """A ``scrapy crawl`` subprocess of the demo shop, with the web service on."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str], discovery: Path):
+        super().__init__(args, cwd, env)
+        self.discovery = discovery
+
+    @property
+    def client(self) -> WebServiceClient:
+        """A client of the crawl's service, once it listens (found by its discovery file)."""
+        self.wait_for(r"Web service URL and token written to")
+        return WebServiceClient.discover(self.discovery)
 
 
 _PROJECT_SETTINGS = """\

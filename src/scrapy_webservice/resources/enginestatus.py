@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.utils.engine import get_engine_status
 from twisted.web.resource import Resource
 
-from ..resource import JsonResource, not_found
+from ..resource import JsonResource
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -41,16 +41,8 @@ class EngineStatusResource(JsonResource):
             for crawler in self.service.running_crawlers()
         }
 
-    def getChild(self, path: bytes, request: Request) -> Resource:
-        if path == b"":
-            return self
-        try:
-            name = path.decode("utf-8")
-        except UnicodeDecodeError:
-            return not_found(path)
-        child = _SpiderEngineStatus(self.crawler, name)
-        child.service = self.service
-        return child
+    def child(self, name: str, request: Request) -> Resource:
+        return _SpiderEngineStatus(self.crawler, name)
 
 
 class _SpiderEngineStatus(JsonResource):
