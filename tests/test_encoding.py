@@ -46,3 +46,21 @@ def test_unknown_objects_are_refused_not_leaked_as_repr():
 
     with pytest.raises(TypeError):
         dumps({"x": Secret()})
+
+
+def test_settings_are_never_encoded():
+    from scrapy.settings import Settings
+
+    with pytest.raises(TypeError, match="settings"):
+        dumps({"settings": Settings({"WEBSERVICE_TOKEN": "secret"})})
+
+
+def test_dataclass_private_fields_are_left_out():
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Status:
+        state: str
+        _secret: str
+
+    assert json.loads(dumps(Status("running", "hidden"))) == {"state": "running"}

@@ -11,6 +11,7 @@ import pytest
 import pytest_twisted
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.test import get_crawler
 from twisted.internet import reactor, task, threads
 
@@ -129,3 +130,26 @@ async def test_crawl_in_process_serves_and_stops(caplog):
     port = int(url.rstrip("/").rsplit(":", 1)[1])
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0, "the port is still open"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_crawl_after_the_service_stopped_gets_the_new_service(tmp_path):
+    settings = {"WEBSERVICE_PORT": 0, "WEBSERVICE_DISCOVERY_DIR": str(tmp_path)}
+    first = WebService.from_crawler(get_crawler(settings_dict=settings))
+    second = WebService.from_crawler(get_crawler(settings_dict=settings))
+    shared = first.service
+    assert second.service is shared
+    first.engine_started()
+    assert shared.port is not None
+    await deferred_from_coro(first.engine_stopped())
+    assert current_service() is None
+    second.engine_started()
+    try:
+        assert second.service is not shared
+        assert current_service() is second.service
+        assert second.service.port is not None
+        third = WebService.from_crawler(get_crawler(settings_dict=settings))
+        assert third.service is second.service
+    finally:
+        await deferred_from_coro(second.engine_stopped())
+    assert current_service() is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest_twisted
 from twisted.internet import defer, reactor
@@ -302,3 +302,50 @@ async def test_access_log_goes_to_the_logfile(serve, tmp_path):
     assert '"GET /plain HTTP/1.1" 200' in lines[0]
     assert '"GET /plain HTTP/1.1" 401' in lines[1]
     assert served.token not in logfile.read_text()
+
+
+class Writer(JsonResource):
+    ws_name = "writer"
+    writes: ClassVar[list[str]] = []
+
+    def render_POST(self, txrequest):
+        self.writes.append("post")
+        return {"written": True}
+
+    def render_DELETE(self, txrequest):
+        self.writes.append("delete")
+        return {"deleted": True}
+
+
+class Exploder(JsonResource):
+    ws_name = "exploder"
+
+    def child(self, name, request):
+        raise LookupError("child lookup failed")
+
+
+@pytest_twisted.ensureDeferred
+async def test_read_only_token_cannot_change_state_on_plain_resources(serve):
+    Writer.writes.clear()
+    served = serve(WEBSERVICE_RESOURCES={Writer: 1}, WEBSERVICE_READONLY_TOKEN="reader")
+    json_type = {"Content-Type": "application/json"}
+    for method in ("POST", "DELETE"):
+        refused = await served.request(
+            "writer", method, body=b"{}", headers=json_type, token="reader"
+        )
+        assert refused.status == 403, method
+    assert Writer.writes == []
+    no_type = await served.request("writer", "DELETE", body=b"{}")
+    assert no_type.status == 415
+    ok = await served.request("writer", "DELETE", body=b"{}", headers=json_type)
+    assert ok.json == {"deleted": True}
+    assert Writer.writes == ["delete"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_failing_child_lookup_is_a_json_error_and_still_needs_the_token(serve):
+    served = serve(WEBSERVICE_RESOURCES={Exploder: 1})
+    assert (await served.get("exploder/x", token=None)).status == 401
+    reply = await served.get("exploder/x")
+    assert reply.status == 500
+    assert reply.json["error"]["message"] == "Internal error: LookupError"

@@ -347,3 +347,34 @@ def test_module_is_pure():
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
     assert not imported & {"twisted", "scrapy", "scrapy_webservice"}
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_constants_are_parse_errors(constant):
+    answer = call(f'{{"jsonrpc": "2.0", "method": "sum", "params": [{constant}], "id": 1}}')
+    assert answer["error"]["code"] == -32700
+
+
+def test_read_only_caller_gets_forbidden_before_params_are_checked():
+    answer = call(
+        '{"jsonrpc": "2.0", "method": "subtract_control", "params": ["x"], "id": 1}',
+        {"subtract_control": Method("subtract_control", subtract)},
+        allow_control=False,
+    )
+    assert answer["error"]["code"] == jsonrpc.FORBIDDEN
+
+
+def test_a_failing_method_lookup_fails_only_its_own_call():
+    class Exploding(dict):
+        def get(self, name, default=None):
+            if name == "boom":
+                raise RuntimeError("descriptor failed")
+            return super().get(name, default)
+
+    answer = call(
+        '[{"jsonrpc": "2.0", "method": "boom", "id": 1},'
+        ' {"jsonrpc": "2.0", "method": "sum", "params": [2], "id": 2}]',
+        Exploding(SPEC_METHODS),
+    )
+    assert answer[0]["error"]["code"] == -32603
+    assert answer[1]["result"] == 2

@@ -263,3 +263,73 @@ def test_disable_and_only(monkeypatch, tmp_path, settings, environ, loaded):
     environ = {k: ", ".join(f"plug_{n.strip()}" for n in v.split(",")) for k, v in environ.items()}
     plugins = Plugins.from_config(WebServiceConfig.from_settings(Settings(settings)), environ)
     assert list(plugins.loaded) == [f"plug_{n}" for n in loaded]
+
+
+class Odd:
+    pass
+
+
+class OddResource(JsonResource):
+    ws_name = "odd"
+
+    def render_GET(self, txrequest):
+        return {"odd": Odd()}
+
+
+class LaterOddResource(JsonResource):
+    ws_name = "laterodd"
+
+    async def render_GET(self, txrequest):
+        return {"odd": Odd()}
+
+
+@pytest_twisted.ensureDeferred
+async def test_json_default_returning_junk_is_a_500_not_a_hang(serve_plugins):
+    junk = plugin("junk", json_default=lambda obj: Odd() if isinstance(obj, Odd) else None)
+    served = serve_plugins(junk, WEBSERVICE_RESOURCES={OddResource: 1, LaterOddResource: 2})
+    for path in ("odd", "laterodd"):
+        reply = await served.get(path)
+        assert reply.status == 500, path
+        assert reply.json["error"]["message"] == "Internal error: the result is not JSON"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_hook_failing_on_every_request_is_listed_once(serve_plugins, caplog):
+    def json_default(obj):
+        raise ValueError("always")
+
+    noisy = plugin("noisy", json_default=json_default)
+    served = serve_plugins(noisy, WEBSERVICE_RESOURCES={OddResource: 1})
+    with caplog.at_level(logging.ERROR):
+        for _ in range(3):
+            assert (await served.get("odd")).status == 500
+    assert len(served.service.plugins.failures) == 1
+    assert caplog.text.count("Web service plugin noisy failed at json_default") == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_strict_mode_does_not_break_requests_or_leave_the_port_open(serve_plugins):
+    def json_default(obj):
+        raise ValueError("strict at request time")
+
+    def service_stopped(service):
+        raise RuntimeError("strict at stop")
+
+    strict = plugin("strict", json_default=json_default, service_stopped=service_stopped)
+    served = serve_plugins(
+        strict, WEBSERVICE_PLUGINS_STRICT=True, WEBSERVICE_RESOURCES={OddResource: 1}
+    )
+    assert (await served.get("odd")).status == 500
+    port = served.service.port
+    await served.service.stop()
+    assert not port.connected
+
+
+def test_a_plugin_named_twice_stays_registered():
+    weather = weather_plugin()
+    plugins = Plugins()
+    assert plugins.register(weather, "weather")
+    assert plugins.register(weather, "weather-again")
+    assert plugins.failures == []
+    assert plugins.pm.is_registered(weather)
+    assert [layer.source for layer in plugins.resource_layers(Settings())] == ["plugin weather"]

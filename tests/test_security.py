@@ -87,3 +87,21 @@ def test_stale_discovery_files_are_ignored(tmp_path):
     )
     (tmp_path / "2.json").write_text("not json")
     assert read_discovery_files(tmp_path) == []
+
+
+def test_discovery_directory_open_to_others_is_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(PermissionError, match="open to other users"):
+        write_discovery_file(shared, {"url": "http://127.0.0.1:1/", "token": "t"})
+    assert list(shared.iterdir()) == []
+
+
+def test_discovery_directory_that_is_a_link_is_refused(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with pytest.raises(PermissionError, match="not a directory owned"):
+        write_discovery_file(link, {"url": "http://127.0.0.1:1/", "token": "t"})

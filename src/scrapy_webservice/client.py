@@ -29,8 +29,16 @@ __all__ = [
 
 DEFAULT_TIMEOUT = 10.0
 
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """The service never redirects; following one could hand the token to another host."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str):  # type: ignore[no-untyped-def]
+        raise urllib.error.HTTPError(newurl, code, f"refused redirect to {newurl}", headers, fp)
+
+
 # Loopback services must never be reached through an HTTP proxy from the environment.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
 _ids = itertools.count(1)
 
 

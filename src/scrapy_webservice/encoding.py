@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import Any
 
+from scrapy.settings import BaseSettings
 from scrapy.utils.serialize import ScrapyJSONEncoder
 
 __all__ = ["WebServiceJSONEncoder", "dumps"]
@@ -65,10 +66,17 @@ class WebServiceJSONEncoder(ScrapyJSONEncoder):
             return o.value
         if isinstance(o, (uuid.UUID, PurePath)):
             return str(o)
+        if isinstance(o, BaseSettings):
+            # Settings hold secrets (WEBSERVICE_TOKEN, credentials): never sent whole.
+            raise TypeError("Scrapy settings are not sent over the web service")
         if isinstance(o, Mapping):
             return dict(o)
         if dataclasses.is_dataclass(o) and not isinstance(o, type):
-            return dataclasses.asdict(o)
+            return {
+                f.name: getattr(o, f.name)
+                for f in dataclasses.fields(o)
+                if not f.name.startswith("_")
+            }
         try:
             return super().default(o)
         except TypeError:
@@ -98,6 +106,9 @@ def dumps(obj: Any, fallback: Callable[[Any], Any] | None = None) -> str:
             allow_nan=False,
             separators=(",", ":"),
         )
+    except RecursionError:
+        # Too deep, or a json_default that keeps returning unknown values.
+        raise TypeError("value too deeply nested to encode as JSON") from None
     except ValueError:
         # NaN or infinity somewhere (a rate over zero seconds, say): send null.
         loose = json.dumps(obj, cls=WebServiceJSONEncoder, fallback=fallback)

@@ -63,8 +63,9 @@ class WebService:
         return cls(crawler)
 
     def engine_started(self) -> None:
-        if self.service is None:  # an earlier crawl of this process stopped the service
-            self.service = process_service(self.config)
+        # The process's current service: the one made at __init__, or a new one
+        # if the crawls that shared it have all stopped since.
+        self.service = process_service(self.config)
         self.service.add_crawler(self.crawler)
 
     async def engine_stopped(self) -> None:

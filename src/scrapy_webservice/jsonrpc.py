@@ -131,7 +131,7 @@ async def handle(
     ``-32603`` instead of breaking the whole batch.
     """
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         return dumps(error_response(PARSE_ERROR, f"Parse error: {_short(exc)}"))
     call = _Caller(methods, title, version, allow_control, debug, adapt_result, audit, dumps)
@@ -150,6 +150,11 @@ async def handle(
         parts = [a for a in answers if a is not None]
         return "[" + ",".join(parts) + "]" if parts else None
     return await call(payload)
+
+
+def _refuse_constant(name: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON (Python's parser accepts them)."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _short(exc: BaseException) -> str:
@@ -229,7 +234,11 @@ class _Caller:
         if name == "rpc.discover":
             method = Method("rpc.discover", self._discover, readonly=True)
         else:
-            method = self.methods.get(name)
+            try:
+                method = self.methods.get(name)
+            except Exception as exc:  # a lookup that runs code (a descriptor) and fails
+                logger.exception("JSON-RPC method lookup of %r raised", name)
+                raise self._internal_error(exc) from exc
             if method is None:
                 # A notification of an unknown method is still a notification.
                 if request_id is _NO_ID:
@@ -244,15 +253,16 @@ class _Caller:
     async def _invoke(
         self, method: Method, args: list[Any], kwargs: dict[str, Any], params: Any
     ) -> Any:
+        # Permission first: a read-only caller learns nothing about a control
+        # method's params.
+        if not method.readonly and not self.allow_control:
+            raise JsonRpcError(
+                FORBIDDEN,
+                f"Forbidden: {method.name!r} is a control method; this token is read-only",
+            )
         _check_params(method, args, kwargs)
-        if not method.readonly:
-            if not self.allow_control:
-                raise JsonRpcError(
-                    FORBIDDEN,
-                    f"Forbidden: {method.name!r} is a control method; this token is read-only",
-                )
-            if self.audit is not None:
-                self.audit(method, params)
+        if not method.readonly and self.audit is not None:
+            self.audit(method, params)
         try:
             result = method.func(*args, **kwargs)
             if self.adapt_result is not None:

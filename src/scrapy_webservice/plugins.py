@@ -75,6 +75,22 @@ class PluginFailure:
         return asdict(self)
 
 
+#: Hooks called while serving or stopping: strict mode must not turn their
+#: errors into a broken request or a port left open.
+_REQUEST_TIME_STAGES = frozenset({"json_default", "service_started", "service_stopped"})
+
+
+def _distribution(ep: importlib.metadata.EntryPoint) -> tuple[str | None, str | None]:
+    """The name and version of the distribution that declares ``ep``, when known."""
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return None, None
+    try:
+        return dist.metadata["Name"], dist.version
+    except Exception:
+        return None, None
+
+
 def _words(value: str | None) -> set[str]:
     return {w.strip() for w in (value or "").split(",") if w.strip()}
 
@@ -115,15 +131,18 @@ class Plugins:
         disabled = set(disabled)
         only = None if only is None else set(only)
         seen: set[str] = set()
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            entry_points = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+        except Exception as exc:  # a broken distribution's metadata on sys.path
+            self._fail("(entry points)", "import", exc)
+            return
+        for ep in entry_points:
             if ep.name in seen:  # the same distribution found twice on sys.path
                 continue
             seen.add(ep.name)
             if ep.name in disabled or (only is not None and ep.name not in only):
                 continue
-            dist = getattr(ep, "dist", None)
-            dist_name = dist.metadata["Name"] if dist is not None else None
-            version = dist.version if dist is not None else None
+            dist_name, version = _distribution(ep)
             try:
                 plugin = ep.load()
             except Exception as exc:
@@ -150,13 +169,14 @@ class Plugins:
     ) -> bool:
         """Register ``plugin`` (a module or object with hook implementations)."""
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
-        if name in self.loaded:
+        if name in self.loaded or self.pm.is_registered(plugin):
+            # Named twice (an entry point and WEBSERVICE_PLUGINS, say): once is enough.
             return True
         try:
             self.pm.register(plugin, name)
             self.pm.check_pending()
         except Exception as exc:
-            if self.pm.is_registered(plugin):
+            if self.pm.get_plugin(name) is plugin:  # only undo what this call did
                 self.pm.unregister(plugin)
             self._fail(name, "register", exc, distribution, version)
             return False
@@ -180,7 +200,11 @@ class Plugins:
             distribution = self.loaded[name].distribution
             version = self.loaded[name].version
         reason = f"{type(exc).__name__}: {exc}"
-        self.failures.append(PluginFailure(name, stage, reason, distribution, version))
+        failure = PluginFailure(name, stage, reason, distribution, version)
+        if failure in self.failures:
+            # A hook that fails on every request is logged and listed once.
+            return
+        self.failures.append(failure)
         where = f" ({distribution} {version})" if distribution else ""
         logger.error(
             "Web service plugin %s%s failed at %s and is skipped: %s",
@@ -190,7 +214,7 @@ class Plugins:
             reason,
             exc_info=(type(exc), exc, exc.__traceback__),
         )
-        if self.strict:
+        if self.strict and stage not in _REQUEST_TIME_STAGES:
             raise exc
 
     def resource_failed(self, source: str, key: str, exc: BaseException) -> None:
@@ -211,6 +235,8 @@ class Plugins:
         still run. Stopping the iteration early gives ``firstresult``.
         """
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            if impl.hookwrapper or getattr(impl, "wrapper", False):
+                continue  # wrappers need pluggy's own call loop; these hooks have none
             try:
                 result = impl.function(*(kwargs[arg] for arg in impl.argnames))
             except Exception as exc:

@@ -146,7 +146,11 @@ class JsonResource(Resource):
             name = path.decode("utf-8")
         except UnicodeDecodeError:
             return not_found(path)
-        child = self.child(name, request)
+        try:
+            child = self.child(name, request)
+        except Exception as exc:
+            # Runs before authentication: answer JSON, never Twisted's HTML page.
+            return ErrorResource(500, self._error_message(exc))
         if child is None:
             return not_found(name)
         if isinstance(child, JsonResource) and child.service is None:
@@ -201,12 +205,20 @@ class JsonResource(Resource):
     def _encode(self, request: Request, result: Any) -> bytes:
         try:
             body = result if isinstance(result, RawJson) else self.dumps(result)
-        except (TypeError, ValueError) as exc:
-            logger.error("%s returned a value that is not JSON: %s", type(self).__name__, exc)
+        except Exception as exc:  # a plugin's json_default may raise anything
+            logger.error("%s returned a value that is not JSON: %r", type(self).__name__, exc)
             return write_error(request, 500, "Internal error: the result is not JSON")
         request.setHeader(b"Content-Type", b"application/json")
         request.setHeader(b"Cache-Control", b"no-store")
         return body.encode("utf-8")
+
+    def _error_message(self, exc: BaseException) -> str:
+        logger.error(
+            "Web service resource %s failed",
+            type(self).__name__,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+        return f"Internal error: {type(exc).__name__}"
 
     def _error(self, request: Request, exc: BaseException) -> bytes:
         if isinstance(exc, HttpError):
@@ -340,7 +352,8 @@ class JsonRpcResource(JsonResource):
         }
 
     def render_POST(self, txrequest: Request) -> Any:
-        access = getattr(txrequest, "webservice_access", Access.CONTROL)
+        # Fail closed: a request that did not pass the guarding site may do nothing.
+        access = getattr(txrequest, "webservice_access", Access.NONE)
         body = txrequest.content.read() if txrequest.content is not None else b""
         config = self.service.config if self.service is not None else None
         path = txrequest.path.decode("utf-8", "replace")

@@ -12,6 +12,8 @@ import hmac
 import json
 import os
 import secrets
+import stat
+import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -134,13 +136,31 @@ def write_discovery_file(directory: Path, info: dict[str, Any]) -> Path:
     finds the service without anyone else learning the token.
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _check_private_directory(directory)
     path = directory / f"{os.getpid()}.json"
-    tmp = directory / f".{os.getpid()}.json.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({**info, "pid": os.getpid(), "started": time.time()}, fh)
-    os.replace(tmp, path)
+    # A fresh temporary file (O_EXCL): never one that someone else made first.
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.getpid()}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({**info, "pid": os.getpid(), "started": time.time()}, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        remove_discovery_file(Path(tmp))
+        raise
     return path
+
+
+def _check_private_directory(directory: Path) -> None:
+    """Refuse a directory that is a link, not ours, or open to others.
+
+    A guessable fallback such as ``/tmp/runtime-<uid>`` may have been made
+    in advance by another user; the token must not be written there.
+    """
+    info = os.lstat(directory)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise PermissionError(f"{directory} is not a directory owned by this user")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        raise PermissionError(f"{directory} is open to other users (mode must be 0700)")
 
 
 def remove_discovery_file(path: Path) -> None:

@@ -214,9 +214,10 @@ class Service:
             _process_service = None
         if port is None:
             return None
+        stopped = port.stopListening()
         logger.info("Web service stopped")
         self.plugins.call("service_stopped", service=self)
-        return port.stopListening()
+        return stopped
 
     def dumps(self, obj: Any) -> str:
         """JSON text of ``obj``, asking the plugins about values the encoder does not know."""

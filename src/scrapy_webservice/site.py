@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from .resource import ErrorResource, JsonResource
+from .resource import ErrorResource, JsonResource, JsonRpcResource
 from .security import Access, TokenChecker, host_allowed, origin_allowed
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ __all__ = ["WebServiceRequest", "WebServiceSite"]
 access_logger = logging.getLogger("scrapy_webservice.access")
 
 _JSON_TYPES = (b"application/json", b"application/json-rpc")
+_SAFE_METHODS = (b"GET", b"HEAD", b"OPTIONS")
 _CORS_ALLOWED_HEADERS = b"Authorization, Content-Type"
 
 
@@ -103,10 +104,15 @@ class WebServiceSite(Site):
                 "Missing or wrong token: send 'Authorization: Bearer <token>'",
                 headers={b"WWW-Authenticate": b'Bearer realm="scrapy-webservice"'},
             )
-        if request.method == b"POST" and isinstance(resource, JsonResource):
+        if request.method not in _SAFE_METHODS and isinstance(resource, JsonResource):
+            method = request.method.decode("ascii", "replace")
+            if access < Access.CONTROL and not isinstance(resource, JsonRpcResource):
+                # JSON-RPC checks each method itself; any other state-changing
+                # request needs the full token.
+                return ErrorResource(403, f"Forbidden: {method} needs the full token")
             content_type = (request.getHeader(b"content-type") or b"").split(b";")[0].strip()
             if content_type.lower() not in _JSON_TYPES:
-                return ErrorResource(415, "POST needs 'Content-Type: application/json'")
+                return ErrorResource(415, f"{method} needs 'Content-Type: application/json'")
         return resource
 
     def _add_cors_headers(self, request: Request, origin: bytes) -> None:
