@@ -7,6 +7,7 @@ ends by itself (the shop is finite) if a test fails half-way.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -215,3 +216,15 @@ def test_disabled_service_does_not_listen(fast_shop, crawls, tmp_path: Path):
     assert crawl.wait() == 0
     assert "Web service" not in crawl.output
     assert count_lines(tmp_path / "items.jsonl") == PRODUCTS
+
+
+def test_discovery_file_is_removed_on_a_forced_shutdown(slow_shop, crawls, tmp_path, runtime_dir):
+    crawl = crawler(crawls, slow_shop, tmp_path / "items.jsonl")
+    crawl.wait_for(r"Web service URL and token written to")
+    assert len(list(runtime_dir.rglob("*.json"))) == 1
+    crawl.proc.send_signal(signal.SIGINT)
+    crawl.wait_for(r"Received SIGINT")
+    crawl.proc.send_signal(signal.SIGINT)  # the second one forces the shutdown
+    crawl.wait(60)
+    assert "forcing unclean shutdown" in crawl.output
+    assert list(runtime_dir.rglob("*.json")) == []

@@ -189,6 +189,12 @@ class Service:
         info: dict[str, Any] = {"url": self.url, "token": self.token}
         try:
             self.discovery_path = write_discovery_file(directory, info)
+            from twisted.internet import reactor
+
+            # Also when the reactor stops without engine_stopped (Ctrl-C twice).
+            reactor.addSystemEventTrigger(
+                "before", "shutdown", remove_discovery_file, self.discovery_path
+            )
         except OSError as exc:
             logger.warning(
                 "Web service discovery file not written in %s: %s; scrapy-ws will need"
