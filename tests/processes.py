@@ -29,22 +29,6 @@ def scrapy_ws(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[st
 Process = WatchedProcess
 
 
-def start_shop(products: int = 40, delay: float = 0.0) -> tuple[Process, str]:
-    shop = Process(
-        [
-            sys.executable,
-            "-m",
-            "scrapy_webservice.demo.site",
-            "--products",
-            str(products),
-            "--delay",
-            str(delay),
-        ]
-    )
-    url = shop.wait_for(r"^(http://127\.0\.0\.1:\d+/)$", timeout=30).group(1)
-    return shop, url
-
-
 class Crawl(Process):
     """``scrapy crawl demo`` in the test project, with the web service on."""
 

@@ -60,19 +60,13 @@ def make_plugins(*objects: Any, strict: bool = False) -> Plugins:
     return plugins
 
 
-@pytest.fixture
-def serve_plugins(webservice):
-    """``serve_plugins(*plugins, **settings)``: a service with exactly these plugins."""
-    return webservice
-
-
 async def names(served: ServedService) -> list[str]:
     return (await served.get("")).json["resources"]
 
 
 @pytest_twisted.ensureDeferred
-async def test_plugin_resource_is_served_with_its_json_default(serve_plugins):
-    served = serve_plugins(weather_plugin())
+async def test_plugin_resource_is_served_with_its_json_default(webservice):
+    served = webservice(weather_plugin())
     assert "weather" in (await served.get("")).json["resources"]
     assert (await served.get("weather")).json == {"sky": {"colour": "blue"}}
     listing = (await served.get("plugins")).json
@@ -84,34 +78,34 @@ async def test_plugin_resource_is_served_with_its_json_default(serve_plugins):
 
 
 @pytest_twisted.ensureDeferred
-async def test_merge_order_base_then_plugins_then_settings(serve_plugins):
+async def test_merge_order_base_then_plugins_then_settings(webservice):
     # a plugin drops a built-in ...
     drop_stats = plugin("nostats", register_resources=lambda settings: {STATS: None})
-    assert "stats" not in await names(serve_plugins(drop_stats))
+    assert "stats" not in await names(webservice(drop_stats))
     # ... and the project's settings have the last word over plugins
-    served = serve_plugins(drop_stats, WEBSERVICE_RESOURCES={STATS: 1})
+    served = webservice(drop_stats, WEBSERVICE_RESOURCES={STATS: 1})
     assert "stats" in await names(served)
-    served = serve_plugins(weather_plugin(), WEBSERVICE_RESOURCES={Weather: None})
+    served = webservice(weather_plugin(), WEBSERVICE_RESOURCES={Weather: None})
     assert "weather" not in await names(served)
     # orders sort across layers
-    served = serve_plugins(weather_plugin(order=0))
+    served = webservice(weather_plugin(order=0))
     assert (await names(served))[0] == "weather"
 
 
 @pytest_twisted.ensureDeferred
-async def test_plugins_see_the_settings(serve_plugins):
+async def test_plugins_see_the_settings(webservice):
     def register_resources(settings):
         return {Weather: 5} if settings.getbool("WEATHER_ON") else None
 
     switchable = plugin("switchable", register_resources=register_resources)
-    assert "weather" not in await names(serve_plugins(switchable))
-    assert "weather" in await names(serve_plugins(switchable, WEATHER_ON=True))
+    assert "weather" not in await names(webservice(switchable))
+    assert "weather" in await names(webservice(switchable, WEATHER_ON=True))
 
 
-def test_clash_names_both_resources_and_plugins(serve_plugins, caplog):
+def test_clash_names_both_resources_and_plugins(webservice, caplog):
     clash = plugin("clash", register_resources=lambda settings: {OtherWeather: 20})
     with caplog.at_level(logging.ERROR):
-        served = serve_plugins(weather_plugin(), clash, must_start=False)
+        served = webservice(weather_plugin(), clash, must_start=False)
     assert served.service.port is None
     message = caplog.text
     assert "two resources are named 'weather'" in message
@@ -120,7 +114,7 @@ def test_clash_names_both_resources_and_plugins(serve_plugins, caplog):
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_raising_hook_is_isolated(serve_plugins, caplog):
+async def test_a_raising_hook_is_isolated(webservice, caplog):
     def register_resources(settings):
         raise RuntimeError("boom at hook time")
 
@@ -129,7 +123,7 @@ async def test_a_raising_hook_is_isolated(serve_plugins, caplog):
 
     broken = plugin("broken", register_resources=register_resources, json_default=json_default)
     with caplog.at_level(logging.ERROR):
-        served = serve_plugins(weather_plugin(), broken)
+        served = webservice(weather_plugin(), broken)
     assert "weather" in await names(served)
     # the broken json_default runs first (registered last) and is skipped
     assert (await served.get("weather")).json == {"sky": {"colour": "blue"}}
@@ -142,7 +136,7 @@ async def test_a_raising_hook_is_isolated(serve_plugins, caplog):
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_resource_that_fails_to_build_is_a_plugin_failure(serve_plugins):
+async def test_a_resource_that_fails_to_build_is_a_plugin_failure(webservice):
     class Unbuildable(JsonResource):
         ws_name = "unbuildable"
 
@@ -150,7 +144,7 @@ async def test_a_resource_that_fails_to_build_is_a_plugin_failure(serve_plugins)
             raise OSError("no disk")
 
     bad = plugin("bad", register_resources=lambda settings: {Unbuildable: 1})
-    served = serve_plugins(bad, weather_plugin())
+    served = webservice(bad, weather_plugin())
     assert "unbuildable" not in await names(served)
     assert "weather" in await names(served)
     [failure] = served.service.plugins.failures
@@ -192,24 +186,24 @@ def test_strict_mode_re_raises():
 
 
 @pytest_twisted.ensureDeferred
-async def test_lifecycle_hooks_are_told(serve_plugins):
+async def test_lifecycle_hooks_are_told(webservice):
     seen: list[tuple[str, Any]] = []
     watcher = plugin(
         "watcher",
         service_started=lambda service: seen.append(("started", service.url)),
         service_stopped=lambda service: seen.append(("stopped", service.port)),
     )
-    served = serve_plugins(watcher)
+    served = webservice(watcher)
     assert seen == [("started", served.url)]
     await served.service.stop()
     assert seen == [("started", served.url), ("stopped", None)]
 
 
-def test_lifecycle_stopped_is_told_when_start_fails(serve_plugins):
+def test_lifecycle_stopped_is_told_when_start_fails(webservice):
     seen = []
     watcher = plugin("watcher", service_stopped=lambda service: seen.append("stopped"))
     clash = plugin("clash", register_resources=lambda settings: {Weather: 1, OtherWeather: 2})
-    serve_plugins(watcher, clash, must_start=False)
+    webservice(watcher, clash, must_start=False)
     assert seen == ["stopped"]
 
 
@@ -284,9 +278,9 @@ class LaterOddResource(JsonResource):
 
 
 @pytest_twisted.ensureDeferred
-async def test_json_default_returning_junk_is_a_500_not_a_hang(serve_plugins):
+async def test_json_default_returning_junk_is_a_500_not_a_hang(webservice):
     junk = plugin("junk", json_default=lambda obj: Odd() if isinstance(obj, Odd) else None)
-    served = serve_plugins(junk, WEBSERVICE_RESOURCES={OddResource: 1, LaterOddResource: 2})
+    served = webservice(junk, WEBSERVICE_RESOURCES={OddResource: 1, LaterOddResource: 2})
     for path in ("odd", "laterodd"):
         reply = await served.get(path)
         assert reply.status == 500, path
@@ -294,12 +288,12 @@ async def test_json_default_returning_junk_is_a_500_not_a_hang(serve_plugins):
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_hook_failing_on_every_request_is_listed_once(serve_plugins, caplog):
+async def test_a_hook_failing_on_every_request_is_listed_once(webservice, caplog):
     def json_default(obj):
         raise ValueError("always")
 
     noisy = plugin("noisy", json_default=json_default)
-    served = serve_plugins(noisy, WEBSERVICE_RESOURCES={OddResource: 1})
+    served = webservice(noisy, WEBSERVICE_RESOURCES={OddResource: 1})
     with caplog.at_level(logging.ERROR):
         for _ in range(3):
             assert (await served.get("odd")).status == 500
@@ -308,7 +302,7 @@ async def test_a_hook_failing_on_every_request_is_listed_once(serve_plugins, cap
 
 
 @pytest_twisted.ensureDeferred
-async def test_strict_mode_does_not_break_requests_or_leave_the_port_open(serve_plugins):
+async def test_strict_mode_does_not_break_requests_or_leave_the_port_open(webservice):
     def json_default(obj):
         raise ValueError("strict at request time")
 
@@ -316,7 +310,7 @@ async def test_strict_mode_does_not_break_requests_or_leave_the_port_open(serve_
         raise RuntimeError("strict at stop")
 
     strict = plugin("strict", json_default=json_default, service_stopped=service_stopped)
-    served = serve_plugins(
+    served = webservice(
         strict, WEBSERVICE_PLUGINS_STRICT=True, WEBSERVICE_RESOURCES={OddResource: 1}
     )
     assert (await served.get("odd")).status == 500

@@ -150,7 +150,8 @@ class JsonResource(Resource):
             child = self.child(name, request)
         except Exception as exc:
             # Runs before authentication: answer JSON, never Twisted's HTML page.
-            return ErrorResource(500, self._error_message(exc))
+            status, message, _ = self._error_answer(request, exc)
+            return ErrorResource(status, message)
         if child is None:
             return not_found(name)
         if isinstance(child, JsonResource) and child.service is None:
@@ -212,19 +213,15 @@ class JsonResource(Resource):
         request.setHeader(b"Cache-Control", b"no-store")
         return body.encode("utf-8")
 
-    def _error_message(self, exc: BaseException) -> str:
-        logger.error(
-            "Web service resource %s failed",
-            type(self).__name__,
-            exc_info=(type(exc), exc, exc.__traceback__),
-        )
-        return f"Internal error: {type(exc).__name__}"
-
     def _error(self, request: Request, exc: BaseException) -> bytes:
+        return write_error(request, *self._error_answer(request, exc))
+
+    def _error_answer(self, request: Request, exc: BaseException) -> tuple[int, str, Any]:
+        """Status, message and data for an exception; unexpected ones are logged."""
         if isinstance(exc, HttpError):
-            return write_error(request, exc.status, exc.message)
+            return exc.status, exc.message, None
         if isinstance(exc, jsonrpc.JsonRpcError) and exc.code in _RPC_STATUS:
-            return write_error(request, _RPC_STATUS[exc.code], exc.message)
+            return _RPC_STATUS[exc.code], exc.message, None
         logger.error(
             "Web service resource %s failed on %s",
             type(self).__name__,
@@ -234,7 +231,7 @@ class JsonResource(Resource):
         data = None
         if self.debug:
             data = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        return write_error(request, 500, f"Internal error: {type(exc).__name__}", data)
+        return 500, f"Internal error: {type(exc).__name__}", data
 
     def _render_later(self, request: Request, d: Deferred[Any]) -> int:
         gone: list[bool] = []

@@ -26,7 +26,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 import urllib.parse
@@ -50,6 +49,7 @@ __all__ = [
     "http",
     "rpc",
     "start_service",
+    "start_shop",
     "webservice",
     "webservice_crawl",
 ]
@@ -279,6 +279,14 @@ class CrawlWithService(WatchedProcess):
         return WebServiceClient.discover(self.discovery)
 
 
+def start_shop(products: int = 40, delay: float = 0.0) -> tuple[WatchedProcess, str]:
+    """The demo shop in a subprocess; returns it and its URL once it listens."""
+    options = ["--products", str(products), "--delay", str(delay)]
+    shop = WatchedProcess([sys.executable, "-m", "scrapy_webservice.demo.site", *options])
+    url = shop.wait_for(r"^(http://127\.0\.0\.1:\d+/)$", timeout=30).group(1)
+    return shop, url
+
+
 _PROJECT_SETTINGS = """\
 SPIDER_MODULES = ["scrapy_webservice.demo.spiders"]
 ADDONS = {{"scrapy_webservice.Addon": 0}}
@@ -301,9 +309,7 @@ def webservice_crawl(tmp_path: Path) -> Iterator[Callable[..., CrawlWithService]
     The shop answers after ``delay`` seconds so the crawl lasts long enough
     to query; everything started is stopped after the test.
     """
-    from .demo.site import main as _shop_main  # noqa: F401 (the shop must be importable)
-
-    started: list[CrawlWithService | subprocess.Popen[str]] = []
+    started: list[WatchedProcess] = []
 
     def start(
         plugins: Iterable[str] = (),
@@ -316,17 +322,10 @@ def webservice_crawl(tmp_path: Path) -> Iterator[Callable[..., CrawlWithService]
         discovery = project / "discovery"
         (project / "scrapy.cfg").write_text("[settings]\ndefault = ws_test_settings\n")
         (project / "ws_test_settings.py").write_text(
-            textwrap.dedent(_PROJECT_SETTINGS).format(discovery=str(discovery), only=list(plugins))
+            _PROJECT_SETTINGS.format(discovery=str(discovery), only=list(plugins))
         )
-        shop_args = ["--products", str(products), "--delay", str(delay)]
-        shop = subprocess.Popen(
-            [sys.executable, "-m", "scrapy_webservice.demo.site", *shop_args],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        shop, shop_url = start_shop(products, delay)
         started.append(shop)
-        assert shop.stdout is not None
-        shop_url = shop.stdout.readline().strip()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop(ENV_NO_AUTOLOAD, None)
         env.pop(ENV_DISABLE, None)
@@ -339,8 +338,4 @@ def webservice_crawl(tmp_path: Path) -> Iterator[Callable[..., CrawlWithService]
 
     yield start
     for process in reversed(started):
-        if isinstance(process, CrawlWithService):
-            process.stop()
-        else:
-            process.terminate()
-            process.wait(10)
+        process.stop()
