@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest_twisted
 from twisted.internet import threads
@@ -59,9 +60,10 @@ async def test_flags_environment_and_json_output(serve, capsys, monkeypatch):
         return code, out, err
 
     code, out, err = await main("--url", served.url, "--token", served.token, "list-resources")
-    assert (code, out.split()) == (0, ["crawler", "stats", "enginestatus", "plugins", "health"]), (
-        err
-    )
+    assert (code, out.split()) == (
+        0,
+        ["crawler", "stats", "enginestatus", "events", "plugins", "health"],
+    ), err
 
     code, out, err = await main("--url", served.url, "--token", "wrong", "list-resources")
     assert code == 1
@@ -78,5 +80,24 @@ async def test_flags_environment_and_json_output(serve, capsys, monkeypatch):
     assert json.loads(out) == {"url": served.url, "token": served.token}
 
     code, out, err = await main("stop", "nope")
-    assert code == 1
+    assert code == 4
     assert "error -32001: No running spider named 'nope'" in err
+
+
+def test_shell_completion_completes_commands():
+    script = scrapy_ws("completion", "bash")
+    assert script.returncode == 0
+    completed = subprocess.run(
+        [
+            "bash",
+            "-c",
+            "source /dev/stdin; COMP_WORDS=(scrapy-ws pa); COMP_CWORD=1; _shtab_scrapy_ws;"
+            ' echo "${COMPREPLY[@]}"',
+        ],
+        input=script.stdout,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert completed.stdout.split() == ["pause"]
+    assert scrapy_ws("completion", "fish").returncode == 2

@@ -101,8 +101,8 @@ async def test_root_lists_resources_in_order(serve):
     assert reply.status == 200
     assert reply.headers["content-type"] == "application/json"
     names = reply.json["resources"]
-    assert names[:5] == ["crawler", "stats", "enginestatus", "plugins", "health"]
-    assert names[5:] == ["plain", "later", "coro", "boom", "missing", "counter"]
+    assert names[:6] == ["crawler", "stats", "enginestatus", "events", "plugins", "health"]
+    assert names[6:] == ["plain", "later", "coro", "boom", "missing", "counter"]
 
 
 @pytest_twisted.ensureDeferred

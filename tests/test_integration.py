@@ -45,13 +45,13 @@ def test_seed_commands_through_scrapy_ws(slow_shop, crawls, tmp_path, runtime_di
     available = scrapy_ws("list-available")
     assert available.stdout.split() == ["demo", "demo2"]
     resources = scrapy_ws("list-resources").stdout.split()
-    assert resources == ["crawler", "stats", "enginestatus", "plugins", "health"]
+    assert resources == ["crawler", "stats", "enginestatus", "events", "plugins", "health"]
     global_stats = scrapy_ws("get-global-stats").stdout
     assert "start_time" in global_stats
     spider_stats = json.loads(scrapy_ws("--json", "get-spider-stats", "demo").stdout)
     assert spider_stats["log_count/INFO"] >= 1
     missing = scrapy_ws("get-spider-stats", "nope")
-    assert missing.returncode == 1
+    assert missing.returncode == 4
     assert "No running spider named 'nope'" in missing.stderr
 
     stop = scrapy_ws("stop", "demo")
@@ -103,34 +103,6 @@ def test_seed_client_script_keeps_working(slow_shop, crawls, tmp_path):
     assert "'finish_reason': 'closed_by_webservice'" in crawl.output
 
 
-def received(client: WebServiceClient) -> int:
-    return client.call("stats", "get_value", "response_received_count", 0, "demo")
-
-
-def test_pause_and_unpause(slow_shop, crawls, tmp_path):
-    crawl = crawler(crawls, slow_shop, tmp_path / "items.jsonl")
-    crawl.wait_for(r"Web service URL and token written to")
-    client = WebServiceClient.discover()
-    deadline = time.monotonic() + 30
-    while received(client) < 3 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert client.call("crawler/engine", "pause", "demo") == {"spider": "demo", "paused": True}
-    assert client.call("crawler/engine", "is_paused", "demo") is True
-    assert client.get("enginestatus/demo")["engine.paused"] is True
-    time.sleep(1.5)  # requests in flight when pausing (at most 4, 0.3 s each) finish
-    frozen = received(client)
-    time.sleep(1.5)
-    assert received(client) == frozen, "a paused crawl kept fetching"
-    client.call("crawler/engine", "unpause", "demo")
-    deadline = time.monotonic() + 10
-    while received(client) == frozen and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert received(client) > frozen, "the crawl did not resume"
-    assert crawl.wait() == 0
-    assert "'finish_reason': 'finished'" in crawl.output
-    assert count_lines(tmp_path / "items.jsonl") == PRODUCTS
-
-
 def test_two_crawlers_share_one_service(slow_shop, crawls):
     process = Process([sys.executable, "run_two.py", slow_shop], cwd=PROJECT)
     crawls.append(process)
@@ -142,6 +114,25 @@ def test_two_crawlers_share_one_service(slow_shop, crawls):
         time.sleep(0.1)
     status = client.get("enginestatus")
     assert sorted(status) == ["demo", "demo2"]
+
+    def received(spider: str) -> int:
+        return client.call("stats", "get_value", "response_received_count", 0, spider)
+
+    # Pausing one spider leaves the other running.
+    client.call("crawler/engine", "pause", "demo2")
+    deadline = time.monotonic() + 30
+    while client.call("crawler/engine", "state", "demo2")["state"] != "paused":
+        assert time.monotonic() < deadline, process.output_tail()
+        time.sleep(0.05)
+    paused_at, running_at = received("demo2"), received("demo")
+    deadline = time.monotonic() + 30
+    while received("demo") <= running_at:
+        assert time.monotonic() < deadline, "the other spider stopped too"
+        time.sleep(0.05)
+    assert received("demo2") == paused_at
+    assert client.call("crawler/engine", "state", "demo")["state"] == "running"
+    rates = client.call("stats", "get_rates")
+    assert (rates["demo"]["state"], rates["demo2"]["state"]) == ("running", "paused")
     extensions = client.get("crawler/extensions")
     assert "scrapy_webservice.extension.WebService" in extensions["demo2"]
     assert client.call("stats", "get_stats", "demo2")["start_time"]

@@ -10,28 +10,40 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import jsonrpc
 from .client import JsonRpcError, WebServiceClient, WebServiceError
+from .watch import status_lines, watch
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # the service answered with an error
 EXIT_USAGE = 2  # wrong command line (argparse's own code)
 EXIT_UNREACHABLE = 3  # no service found, or it cannot be reached
+EXIT_NOT_FOUND = 4  # no such spider, resource or method
+EXIT_INTERRUPTED = 130  # Ctrl-C (but watch, which Ctrl-C ends normally)
 
 EPILOG = """\
 examples:
-  scrapy-ws list-running                 running spiders of the local service
-  scrapy-ws get-spider-stats demo        stats of one spider
+  scrapy-ws status                       every running spider: state, rates, in flight
+  scrapy-ws watch                        the same, live, until the crawl ends
+  scrapy-ws pause demo --wait            pause a spider; wait for its requests in flight
+  scrapy-ws resume demo                  fetch again, at once
   scrapy-ws stop demo                    stop a spider (finish_reason: closed_by_webservice)
+  scrapy-ws get enginestatus/demo        GET any resource
+  scrapy-ws call stats get_value item_scraped_count 0 demo
+  scrapy-ws call crawler/engine close_spider -k spider=demo -k reason=enough
+  scrapy-ws --json status                machine-readable output (every command)
   scrapy-ws --url http://127.0.0.1:6080 --token "$TOKEN" list-resources
-  scrapy-ws --json get-global-stats      machine-readable output
   scrapy-ws plugins                      installed plugins, hooks and resources
+  scrapy-ws completion bash > ~/.local/share/bash-completion/completions/scrapy-ws
   scrapy-ws demo --slow                  a demo crawl to try all of the above on
 
 exit codes: 0 ok, 1 the service answered with an error, 2 bad usage,
-3 no service found or not reachable.
+3 no service found or not reachable, 4 no such spider, resource or method,
+130 interrupted.
 environment: SCRAPY_WS_URL and SCRAPY_WS_TOKEN stand for --url and --token.
 """
 
@@ -60,17 +72,100 @@ class Output:
     def json(self, value: Any) -> None:
         print(json.dumps(value, indent=2, sort_keys=True), file=self.stream)
 
+    def result(self, value: Any, text: str) -> None:
+        """``value`` as JSON for scripts, ``text`` for people."""
+        if self.as_json:
+            self.json(value)
+        else:
+            print(text, file=self.stream)
 
-Command = Callable[[WebServiceClient, argparse.Namespace, Output], None]
+
+Command = Callable[[WebServiceClient, argparse.Namespace, Output], "int | None"]
+#: How a command's arguments are declared: ``(flags, add_argument keywords)``.
+Arguments = list[tuple[tuple[str, ...], dict[str, Any]]]
+SPIDER: Arguments = [(("spider",), {"help": "name of a running spider"})]
 
 
 def cmd_stop(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
     """stop <spider> - stop a running spider"""
     result = client.call("crawler/engine", "close_spider", args.spider)
-    if out.as_json:
-        out.json(result)
+    out.result(result, f"Stopping {args.spider}")
+
+
+def cmd_pause(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+    """pause <spider> - stop a spider's new requests (--wait: until none are in flight)"""
+    state = client.call("crawler/engine", "pause", args.spider)
+    deadline = time.monotonic() + args.wait_timeout
+    while args.wait and state["state"] == "pausing":
+        if time.monotonic() > deadline:
+            raise WebServiceError(
+                f"{args.spider} still has {state['in_flight']} requests in flight after"
+                f" {args.wait_timeout:g} s; it stays paused"
+            )
+        time.sleep(0.1)
+        state = client.call("crawler/engine", "state", args.spider)
+    out.result(state, _describe_state(state))
+
+
+def cmd_resume(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+    """resume <spider> - let a paused spider fetch again, at once"""
+    state = client.call("crawler/engine", "unpause", args.spider)
+    out.result(state, _describe_state(state))
+
+
+def _describe_state(state: dict[str, Any]) -> str:
+    text = f"{state['spider']}: {state['state']}"
+    if state["state"] == "pausing":
+        text += f", {state['in_flight']} requests still in flight"
+    return text
+
+
+def cmd_status(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+    """status [spider] - state, rates and requests in flight of the running spiders"""
+    if args.spider:
+        rates = {args.spider: client.call("stats", "get_rates", args.spider)}
     else:
-        print(f"Stopping {args.spider}", file=out.stream)
+        rates = client.call("stats", "get_rates")
+    if out.as_json:
+        out.json(rates)
+    elif not rates:
+        print("No spider is running.", file=out.stream)
+    else:
+        out.lines(status_lines(rates))
+
+
+def cmd_watch(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+    """watch - a live view of the running spiders until the crawl ends (--json: one line a poll)"""
+    watch(client, args.interval, as_json=out.as_json, stream=out.stream)
+
+
+def cmd_get(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+    """get <path> - GET any resource and print its JSON"""
+    out.json(client.get(args.path))
+
+
+def cmd_call(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+    """call <path> <method> [args...] - call a JSON-RPC method (-k NAME=VALUE for named params)"""
+    params = [_json_or_text(value) for value in args.params]
+    named = dict(_named(item) for item in args.kwarg)
+    if params and named:
+        raise UsageError("give positional params or -k NAME=VALUE params, not both")
+    out.json(client.call(args.path, args.method, *params, **named))
+
+
+def _json_or_text(value: str) -> Any:
+    """A command-line value as JSON when it is JSON (``3``, ``true``, ``[1]``), else text."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _named(item: str) -> tuple[str, Any]:
+    name, sep, value = item.partition("=")
+    if not sep or not name:
+        raise UsageError(f"-k takes NAME=VALUE, got {item!r}")
+    return name, _json_or_text(value)
 
 
 def cmd_list_running(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
@@ -100,21 +195,49 @@ def cmd_get_global_stats(client: WebServiceClient, args: argparse.Namespace, out
 
 def cmd_token(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
     """token - print the token of the service (for curl and scripts)"""
-    if out.as_json:
-        out.json({"url": client.url, "token": client.token})
-    else:
-        print(client.token or "", file=out.stream)
+    out.result({"url": client.url, "token": client.token}, client.token or "")
 
 
-COMMANDS: dict[str, tuple[Command, list[str]]] = {
-    "stop": (cmd_stop, ["spider"]),
+COMMANDS: dict[str, tuple[Command, Arguments]] = {
+    "status": (cmd_status, [(("spider",), {"nargs": "?", "help": "only this spider"})]),
+    "watch": (
+        cmd_watch,
+        [(("--interval",), {"type": float, "default": 1.0, "help": "seconds between updates"})],
+    ),
+    "pause": (
+        cmd_pause,
+        [
+            *SPIDER,
+            (("--wait",), {"action": "store_true", "help": "return once nothing is in flight"}),
+            (("--wait-timeout",), {"type": float, "default": 60.0, "help": "seconds to wait"}),
+        ],
+    ),
+    "resume": (cmd_resume, SPIDER),
+    "stop": (cmd_stop, SPIDER),
+    "get": (cmd_get, [(("path",), {"help": "resource path, e.g. enginestatus/demo"})]),
+    "call": (
+        cmd_call,
+        [
+            (("path",), {"help": "JSON-RPC resource path, e.g. crawler/engine"}),
+            (("method",), {"help": "method name, e.g. close_spider"}),
+            (("params",), {"nargs": "*", "help": "positional params (JSON, or else text)"}),
+            (
+                ("-k", "--kwarg"),
+                {"action": "append", "default": [], "metavar": "NAME=VALUE", "help": "named"},
+            ),
+        ],
+    ),
     "list-running": (cmd_list_running, []),
     "list-available": (cmd_list_available, []),
     "list-resources": (cmd_list_resources, []),
-    "get-spider-stats": (cmd_get_spider_stats, ["spider"]),
+    "get-spider-stats": (cmd_get_spider_stats, SPIDER),
     "get-global-stats": (cmd_get_global_stats, []),
     "token": (cmd_token, []),
 }
+
+
+class UsageError(Exception):
+    """A command line that parses but makes no sense (exit code 2)."""
 
 
 def list_plugins(as_json: bool, out: Any = None) -> int:
@@ -164,15 +287,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--token", default=os.environ.get("SCRAPY_WS_TOKEN"), help="Bearer token of the service"
     )
+    parser.add_argument(
+        "--pid", type=int, help="with several local services: the one of this process"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("help", help="list available commands")
-    for name, (func, params) in COMMANDS.items():
+    for name, (func, arguments) in COMMANDS.items():
         summary = (func.__doc__ or "").split(" - ", 1)[-1]
         command = sub.add_parser(name, help=summary, description=summary)
-        for param in params:
-            command.add_argument(param)
+        for flags, options in arguments:
+            command.add_argument(*flags, **options)
     sub.add_parser(
         "plugins",
         help="list installed plugins (no service needed)",
@@ -188,6 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--slow", action="store_true", help="crawl slowly enough to play with")
     demo.add_argument("--products", type=int, default=200, help="products in the shop")
     demo.add_argument("--ws-port", help="WEBSERVICE_PORT for the demo (default: 6080-7030)")
+    completion = sub.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description="Print a completion script for your shell; for bash:"
+        " scrapy-ws completion bash > ~/.local/share/bash-completion/completions/scrapy-ws",
+    )
+    completion.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     return parser
 
 
@@ -196,7 +329,7 @@ def make_client(args: argparse.Namespace) -> WebServiceClient:
         url = args.url or f"http://{args.host or '127.0.0.1'}:{args.port or 6080}/"
         url = url.rstrip("/") + "/" + (args.path.strip("/") + "/" if args.path else "")
         return WebServiceClient(url, args.token, timeout=args.timeout)
-    client = WebServiceClient.discover(timeout=args.timeout)
+    client = WebServiceClient.discover(timeout=args.timeout, pid=args.pid)
     if args.token:
         client.token = args.token
     return client
@@ -208,6 +341,7 @@ def print_help(parser: argparse.ArgumentParser) -> None:
         print("  ", func.__doc__ or name)
     print("   plugins - list installed plugins (no service needed)")
     print("   demo [--slow] - run a demo crawl with the web service on")
+    print("   completion <shell> - print a shell completion script")
     print(f"\nRun '{parser.prog} --help' for options.")
 
 
@@ -223,17 +357,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .demo.run import run_demo
 
         return run_demo(products=args.products, slow=args.slow, port=args.ws_port)
+    if args.command == "completion":
+        import shtab
+
+        print(shtab.complete(parser, shell=args.shell))
+        return EXIT_OK
     func = COMMANDS[args.command][0]
     out = Output(args.json)
     try:
         func(make_client(args), args, out)
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"scrapy-ws: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except JsonRpcError as exc:
         print(f"scrapy-ws: error {exc.code}: {exc.message}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_NOT_FOUND if exc.code in _NOT_FOUND_CODES else EXIT_ERROR
     except WebServiceError as exc:
         print(f"scrapy-ws: {exc.message}", file=sys.stderr)
-        return EXIT_ERROR if exc.status is not None else EXIT_UNREACHABLE
+        if exc.status is None:
+            return EXIT_UNREACHABLE
+        return EXIT_NOT_FOUND if exc.status == 404 else EXIT_ERROR
+    except KeyboardInterrupt:
+        if args.command == "watch":
+            print("Stopped watching.", file=sys.stderr)
+            return EXIT_OK
+        return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+_NOT_FOUND_CODES = frozenset({jsonrpc.NOT_FOUND, jsonrpc.METHOD_NOT_FOUND})
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +21,20 @@ from .security import default_discovery_dir, read_discovery_files
 
 __all__ = [
     "JsonRpcError",
+    "ServerEvent",
     "ServiceNotFound",
     "WebServiceClient",
     "WebServiceError",
     "find_services",
     "get_json",
+    "iter_events",
     "jsonrpc_client_call",
 ]
 
 DEFAULT_TIMEOUT = 10.0
+#: Seconds to wait for the next event line; the service sends a keep-alive
+#: comment every 15 s, so a longer silence means it is gone.
+EVENTS_TIMEOUT = 45.0
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -55,25 +62,43 @@ class ServiceNotFound(WebServiceError):
     """No running service was found in the discovery directory."""
 
 
-def _request(
-    url: str, *, token: str | None, body: bytes | None = None, timeout: float = DEFAULT_TIMEOUT
+def _open(
+    url: str,
+    *,
+    token: str | None,
+    body: bytes | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    headers: dict[str, str] | None = None,
 ) -> Any:
-    headers = {"Accept": "application/json"}
+    all_headers = {"Accept": "application/json", **(headers or {})}
     if token:
-        headers["Authorization"] = f"Bearer {token}"
+        all_headers["Authorization"] = f"Bearer {token}"
     if body is not None:
-        headers["Content-Type"] = "application/json"
+        all_headers["Content-Type"] = "application/json"
     request = urllib.request.Request(  # noqa: S310 (http URLs given by the user)
-        url, data=body, headers=headers, method="POST" if body is not None else "GET"
+        url, data=body, headers=all_headers, method="POST" if body is not None else "GET"
     )
     try:
-        with _opener.open(request, timeout=timeout) as response:
-            raw = response.read()
+        return _opener.open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         raise WebServiceError(_error_message(exc), status=exc.code) from None
     except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise WebServiceError(f"cannot reach the web service at {url}: {reason}") from None
+        raise _unreachable(url, exc) from None
+
+
+def _unreachable(url: str, exc: BaseException) -> WebServiceError:
+    reason = getattr(exc, "reason", exc)
+    return WebServiceError(f"cannot reach the web service at {url}: {reason}")
+
+
+def _request(
+    url: str, *, token: str | None, body: bytes | None = None, timeout: float = DEFAULT_TIMEOUT
+) -> Any:
+    with _open(url, token=token, body=body, timeout=timeout) as response:
+        try:
+            raw = response.read()
+        except OSError as exc:
+            raise _unreachable(url, exc) from None
     if not raw:
         return None
     try:
@@ -126,6 +151,71 @@ def jsonrpc_client_call(
     return answer.get("result")
 
 
+@dataclass(frozen=True)
+class ServerEvent:
+    """One event of the ``/events`` stream."""
+
+    id: int | None
+    name: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def iter_events(
+    url: str,
+    token: str | None = None,
+    *,
+    spiders: Iterable[str] = (),
+    names: Iterable[str] = (),
+    last_event_id: int | None = None,
+    timeout: float = EVENTS_TIMEOUT,
+) -> Iterator[ServerEvent]:
+    """The events of the service at ``url``, as they come, until it ends the stream.
+
+    ``spiders`` and ``names`` filter on the server; ``last_event_id`` asks
+    for the kept events after it first (``0``: all that are kept).
+    """
+    query = {}
+    if spiders:
+        query["spider"] = ",".join(spiders)
+    if names:
+        query["events"] = ",".join(names)
+    full = urllib.parse.urljoin(url if url.endswith("/") else url + "/", "events")
+    if query:
+        full += "?" + urllib.parse.urlencode(query)
+    headers = {"Accept": "text/event-stream"}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = str(last_event_id)
+    with _open(full, token=token, timeout=timeout, headers=headers) as response:
+        try:
+            yield from parse_event_stream(response)
+        except OSError as exc:
+            raise _unreachable(full, exc) from None
+
+
+def parse_event_stream(lines: Iterable[bytes]) -> Iterator[ServerEvent]:
+    """Server-Sent Events from the lines of a ``text/event-stream`` body."""
+    event_id: int | None = None
+    name = "message"
+    data: list[str] = []
+    for raw in lines:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if data:
+                yield ServerEvent(event_id, name, json.loads("\n".join(data)))
+            event_id, name, data = None, "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        key, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if key == "id":
+            event_id = int(value) if value.isdigit() else None
+        elif key == "event":
+            name = value
+        elif key == "data":
+            data.append(value)
+
+
 def find_services(directory: Path | None = None) -> list[dict[str, Any]]:
     """Running services of this user, newest first, from their discovery files."""
     return read_discovery_files(directory or default_discovery_dir())
@@ -141,14 +231,20 @@ class WebServiceClient:
 
     @classmethod
     def discover(
-        cls, directory: Path | None = None, timeout: float = DEFAULT_TIMEOUT
+        cls,
+        directory: Path | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        pid: int | None = None,
     ) -> WebServiceClient:
-        """The newest running service of this user, found without any flag."""
+        """The newest running service of this user (or that of ``pid``), found without flags."""
         services = find_services(directory)
+        if pid is not None:
+            services = [info for info in services if info.get("pid") == pid]
         if not services:
             where = directory or default_discovery_dir()
+            whose = f" for process {pid}" if pid is not None else ""
             raise ServiceNotFound(
-                f"no running web service found in {where}; start a crawl with the web"
+                f"no running web service found{whose} in {where}; start a crawl with the web"
                 " service on, or pass --url and --token"
             )
         info = services[0]
@@ -159,6 +255,10 @@ class WebServiceClient:
 
     def get(self, path: str = "") -> Any:
         return get_json(self.resource_url(path), token=self.token, timeout=self.timeout)
+
+    def events(self, **options: Any) -> Iterator[ServerEvent]:
+        """The ``/events`` stream; see :func:`iter_events` for the options."""
+        return iter_events(self.url, self.token, **options)
 
     def call(self, path: str, method: str, *args: Any, **kwargs: Any) -> Any:
         return jsonrpc_client_call(

@@ -13,10 +13,13 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scrapy import signals
 from twisted.internet import error as twisted_error
 
 from . import jsonrpc
 from .encoding import dumps
+from .events import ErrorLogHandler, EventBus
+from .monitor import CrawlMonitor
 from .plugins import Plugins
 from .registry import RegistryError, build_resources
 from .resource import RootResource
@@ -60,6 +63,11 @@ class Service:
         self.root: RootResource | None = None
         self.discovery_path: Path | None = None
         self.failed = False
+        #: What happened to the crawls, for ``/events`` and plugins.
+        self.events = EventBus()
+        #: Rates and pause state of each running crawler.
+        self.monitors: dict[Crawler, CrawlMonitor] = {}
+        self._log_handler = ErrorLogHandler(self.events)
 
     # -- crawlers ----------------------------------------------------------
 
@@ -84,18 +92,41 @@ class Service:
     def spider_names(self) -> list[str]:
         return [c.engine.spider.name for c in self.running_crawlers()]
 
+    def monitor_for(self, crawler: Crawler) -> CrawlMonitor:
+        """The monitor of a running crawler; a JSON-RPC ``NOT_FOUND`` error if none."""
+        monitor = self.monitors.get(crawler)
+        if monitor is None:
+            raise jsonrpc.JsonRpcError(jsonrpc.NOT_FOUND, "The crawl is not monitored (yet)")
+        return monitor
+
     def add_crawler(self, crawler: Crawler) -> None:
         if crawler not in self.crawlers:
             self.crawlers.append(crawler)
         if self.port is None and not self.failed:
             self.start(crawler)
+        if self.port is not None and crawler not in self.monitors and _spider_open(crawler):
+            self._watch(crawler)
 
     def remove_crawler(self, crawler: Crawler) -> Deferred[None] | None:
         if crawler in self.crawlers:
             self.crawlers.remove(crawler)
+        monitor = self.monitors.pop(crawler, None)
+        if monitor is not None:
+            monitor.stop()
+            crawler.signals.disconnect(self._spider_closed, signal=signals.spider_closed)
         if not self.crawlers:
             return self.stop()
         return None
+
+    def _watch(self, crawler: Crawler) -> None:
+        monitor = CrawlMonitor(crawler, self.config.rates_interval, self.events.publish)
+        self.monitors[crawler] = monitor
+        monitor.start()
+        crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+        self.events.publish("spider_opened", spider=monitor.spider_name)
+
+    def _spider_closed(self, spider: Any, reason: str) -> None:
+        self.events.publish("spider_closed", spider=spider.name, reason=reason)
 
     # -- listening ------------------------------------------------------------
 
@@ -140,6 +171,7 @@ class Service:
         logger.info(
             "Web service listening on %s", self.url.rstrip("/"), extra={"crawler": crawler}
         )
+        logging.getLogger().addHandler(self._log_handler)
         self._write_discovery_file(crawler)
         self.plugins.call("service_started", service=self)
 
@@ -220,6 +252,11 @@ class Service:
             _process_service = None
         if port is None:
             return None
+        logging.getLogger().removeHandler(self._log_handler)
+        for monitor in self.monitors.values():
+            monitor.stop()
+        self.monitors.clear()
+        self.events.close()
         stopped = port.stopListening()
         logger.info("Web service stopped")
         self.plugins.call("service_stopped", service=self)

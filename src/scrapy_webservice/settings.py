@@ -20,6 +20,7 @@ WEBSERVICE_RESOURCES_BASE: dict[str, int | None] = {
     "scrapy_webservice.resources.crawler.CrawlerResource": 1,
     "scrapy_webservice.resources.stats.StatsResource": 1,
     "scrapy_webservice.resources.enginestatus.EngineStatusResource": 1,
+    "scrapy_webservice.resources.events.EventsResource": 1,
     "scrapy_webservice.resources.plugins.PluginsResource": 1,
     "scrapy_webservice.resources.health.HealthResource": 1,
 }
@@ -46,9 +47,14 @@ DEFAULTS: dict[str, Any] = {
     "WEBSERVICE_PLUGINS_DISABLED": [],
     "WEBSERVICE_PLUGINS_ONLY": None,
     "WEBSERVICE_PLUGINS_STRICT": False,
+    "WEBSERVICE_RATES_INTERVAL": 1.0,
+    "WEBSERVICE_EVENTS_MAX_CLIENTS": 32,
+    "WEBSERVICE_EVENTS_MAX_BUFFER": 256 * 1024,
 }
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+MIN_RATES_INTERVAL = 0.05
+WINDOW_SECONDS = 60.0
 
 
 def _port_range(value: Any) -> list[int]:
@@ -79,6 +85,16 @@ def _port_range(value: Any) -> list[int]:
     return ports
 
 
+def _rates_interval(value: float) -> float:
+    """Seconds between stats samples: small enough for live rates, never a busy loop."""
+    if not MIN_RATES_INTERVAL <= value <= WINDOW_SECONDS:
+        raise ValueError(
+            f"WEBSERVICE_RATES_INTERVAL must be between {MIN_RATES_INTERVAL} and"
+            f" {WINDOW_SECONDS:g} seconds, got {value!r}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class WebServiceConfig:
     """The web service's settings, read once when the first crawler starts it."""
@@ -106,6 +122,9 @@ class WebServiceConfig:
     plugins_disabled: tuple[str, ...] = ()
     plugins_only: tuple[str, ...] | None = None
     plugins_strict: bool = False
+    rates_interval: float = 1.0
+    events_max_clients: int = 32
+    events_max_buffer: int = 256 * 1024
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> WebServiceConfig:
@@ -116,6 +135,9 @@ class WebServiceConfig:
 
         def getbool(name: str) -> bool:
             return settings.getbool(name, DEFAULTS[name])
+
+        def getfloat(name: str) -> float:
+            return settings.getfloat(name, DEFAULTS[name])
 
         def getlist(name: str) -> tuple[str, ...]:
             return tuple(settings.getlist(name, DEFAULTS[name]))
@@ -158,6 +180,13 @@ class WebServiceConfig:
             if get("WEBSERVICE_PLUGINS_ONLY") is None
             else getlist("WEBSERVICE_PLUGINS_ONLY"),
             plugins_strict=getbool("WEBSERVICE_PLUGINS_STRICT"),
+            rates_interval=_rates_interval(getfloat("WEBSERVICE_RATES_INTERVAL")),
+            events_max_clients=settings.getint(
+                "WEBSERVICE_EVENTS_MAX_CLIENTS", DEFAULTS["WEBSERVICE_EVENTS_MAX_CLIENTS"]
+            ),
+            events_max_buffer=settings.getint(
+                "WEBSERVICE_EVENTS_MAX_BUFFER", DEFAULTS["WEBSERVICE_EVENTS_MAX_BUFFER"]
+            ),
         )
 
     @property

@@ -1,4 +1,4 @@
-"""The built-in resources: ``crawler``, ``stats``, ``enginestatus``, ``plugins``, ``health``.
+"""The built-in resources: ``crawler``, ``stats``, ``enginestatus``, ``events`` and the rest.
 
 Scrapy 2.x has one spider per crawler and async shutdown, so the seed's
 raw objects no longer fit its URLs; each resource here wraps a small facade
@@ -8,6 +8,7 @@ it offers explicit.
 
 from .crawler import CrawlerResource
 from .enginestatus import EngineStatusResource
+from .events import EventsResource
 from .health import HealthResource
 from .plugins import PluginsResource
 from .stats import StatsResource
@@ -15,6 +16,7 @@ from .stats import StatsResource
 __all__ = [
     "CrawlerResource",
     "EngineStatusResource",
+    "EventsResource",
     "HealthResource",
     "PluginsResource",
     "StatsResource",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.utils.defer import deferred_from_coro
 
+from ..monitor import in_flight_requests
 from ..resource import JsonRpcResource, control, readonly
 
 if TYPE_CHECKING:
@@ -52,25 +53,48 @@ class EngineFacade:
 
     @control
     def pause(self, spider: str) -> dict[str, Any]:
-        """Stop a spider from taking new requests off its scheduler."""
-        engine = self._service.crawler_for(spider).engine
-        engine.pause()
-        return {"spider": spider, "paused": True}
+        """Stop a spider from taking new requests; answers at once with what is in flight.
+
+        The state is ``pausing`` while requests already sent are still being
+        downloaded and processed, and ``paused`` once none are (read it with
+        ``state``, or watch ``/events``). Other spiders of the process go on.
+        """
+        crawler = self._service.crawler_for(spider)
+        crawler.engine.pause()
+        return self._state_answer(crawler, urls=True)
 
     @control
     def unpause(self, spider: str) -> dict[str, Any]:
         """Let a paused spider fetch again, at once rather than at its next heartbeat."""
-        engine = self._service.crawler_for(spider).engine
+        crawler = self._service.crawler_for(spider)
+        engine = crawler.engine
         engine.unpause()
         slot = getattr(engine, "_slot", None)
         if slot is not None:
             slot.nextcall.schedule()
-        return {"spider": spider, "paused": False}
+        return self._state_answer(crawler)
+
+    @readonly
+    def state(self, spider: str) -> dict[str, Any]:
+        """``running``, ``pausing``, ``paused`` or ``closing``, and the requests in flight."""
+        return self._state_answer(self._service.crawler_for(spider), urls=True)
 
     @readonly
     def is_paused(self, spider: str) -> bool:
-        """Whether the engine of ``spider`` is paused."""
+        """Whether the engine of ``spider`` is paused (``pausing`` or ``paused``)."""
         return bool(self._service.crawler_for(spider).engine.paused)
+
+    def _state_answer(self, crawler: Crawler, urls: bool = False) -> dict[str, Any]:
+        monitor = self._service.monitor_for(crawler)
+        answer: dict[str, Any] = {
+            "spider": monitor.spider_name,
+            "state": monitor.check_state(),
+            "paused": bool(crawler.engine.paused),
+            "in_flight": len(in_flight_requests(crawler.engine)),
+        }
+        if urls:
+            answer["in_flight_urls"] = monitor.in_flight_urls()
+        return answer
 
 
 def _close(crawler: Crawler, reason: str) -> None:

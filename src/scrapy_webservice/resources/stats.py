@@ -40,6 +40,23 @@ class StatsFacade:
         return totals
 
     @readonly
+    def get_rates(self, spider: str | None = None) -> dict[str, Any]:
+        """Live rates of ``spider``; without it, of every running spider by name.
+
+        Pages, items, errors (ERROR log records) and retries per minute over
+        the last minute and since the start, response status counts, the
+        state (``running``, ``pausing``, ``paused``…) and requests in flight.
+        """
+        if spider is not None:
+            crawler = self._service.crawler_for(spider)
+            return self._service.monitor_for(crawler).rates()
+        return {
+            monitor.spider_name: monitor.rates()
+            for crawler in self._service.running_crawlers()
+            if (monitor := self._service.monitors.get(crawler)) is not None
+        }
+
+    @readonly
     def get_value(self, key: str, default: Any = None, spider: str | None = None) -> Any:
         """One stat, or ``default`` when it is not set."""
         return self.get_stats(spider).get(key, default)

@@ -1,0 +1,231 @@
+"""``events``: the service's events as a Server-Sent Events stream.
+
+``GET /events`` (token required) keeps the response open and writes each
+event as ``id``/``event``/``data`` lines. ``?spider=NAME`` and
+``?events=rates,log`` filter it; a reconnecting client's ``Last-Event-ID``
+replays what it missed of the recent events.
+
+A client that reads slower than events come is paused by Twisted's
+producer machinery; its frames then wait in a bounded queue, and when that
+is full the client is dropped, so a stalled client costs neither memory
+nor time of the crawl.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.task import LoopingCall
+from twisted.web.server import NOT_DONE_YET
+from zope.interface import implementer
+
+from ..resource import JsonResource, write_error
+
+if TYPE_CHECKING:
+    from twisted.python.failure import Failure
+    from twisted.web.server import Request
+
+    from ..events import Event, EventBus
+
+__all__ = ["EventStream", "EventsResource"]
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between keep-alive comments, which also reveal clients that are gone.
+KEEPALIVE = 15.0
+#: Milliseconds a browser's EventSource waits before it reconnects.
+RETRY_MS = 2000
+
+
+@implementer(IPushProducer)
+class EventStream:
+    """One client's open ``/events`` response."""
+
+    def __init__(
+        self,
+        request: Request,
+        max_buffer: int,
+        spiders: frozenset[str] | None = None,
+        names: frozenset[str] | None = None,
+        encode: Any = None,
+    ) -> None:
+        self.request = request
+        self.max_buffer = max_buffer
+        self.spiders = spiders
+        self.names = names
+        self.encode = encode
+        self.paused = False
+        self.closed = False
+        self.pending: deque[bytes] = deque()
+        self.pending_size = 0
+        self.on_close: list[Any] = []
+
+    def wants(self, event: Event) -> bool:
+        if self.names is not None and event.name not in self.names:
+            return False
+        spider = event.data.get("spider")
+        return self.spiders is None or spider is None or spider in self.spiders
+
+    def send(self, event: Event) -> None:
+        if self.closed or not self.wants(event):
+            return
+        data = self.encode(event.data)
+        self.write(f"id: {event.id}\nevent: {event.name}\ndata: {data}\n\n".encode())
+
+    def comment(self, text: str) -> None:
+        if not self.closed:
+            self.write(f": {text}\n\n".encode())
+
+    def write(self, frame: bytes) -> None:
+        if not self.paused:
+            self.request.write(frame)
+            return
+        self.pending.append(frame)
+        self.pending_size += len(frame)
+        if self.pending_size > self.max_buffer:
+            self.drop(f"it reads too slowly ({self.pending_size} bytes waiting)")
+
+    # -- IPushProducer: Twisted pauses us when the client's socket is full ------------
+
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        while self.pending and not self.paused and not self.closed:
+            frame = self.pending.popleft()
+            self.pending_size -= len(frame)
+            self.request.write(frame)
+
+    def stopProducing(self) -> None:
+        self._closed()
+
+    # -- ending ---------------------------------------------------------------------------
+
+    def drop(self, reason: str) -> None:
+        """Cut a client off at once, discarding what it has not read."""
+        peer = getattr(self.request.getClientAddress(), "host", "?")
+        logger.info("Event stream to %s dropped: %s", peer, reason)
+        self._closed()
+        transport = self.request.transport
+        if transport is not None:
+            abort = getattr(transport, "abortConnection", transport.loseConnection)
+            abort()
+
+    def close(self) -> None:
+        """End the stream normally (the service is stopping)."""
+        if self.closed:
+            return
+        self._closed()
+        self.request.unregisterProducer()
+        self.request.finish()
+
+    def _closed(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.pending.clear()
+        self.pending_size = 0
+        for callback in self.on_close:
+            callback(self)
+
+
+class EventsResource(JsonResource):
+    """``GET events``: a Server-Sent Events stream of the service's events."""
+
+    ws_name = "events"
+
+    def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
+        self.streams: list[EventStream] = []
+        self._keepalive = LoopingCall(self._ping)
+
+    def allowed_methods(self) -> list[str]:
+        return ["GET"]
+
+    def render(self, request: Request) -> bytes | int:
+        if request.method != b"GET":
+            return super().render(request)
+        assert self.service is not None, "mounted resources have a service"
+        config = self.service.config
+        if len(self.streams) >= config.events_max_clients:
+            request.setHeader(b"Retry-After", b"10")
+            return write_error(
+                request,
+                503,
+                f"Too many event stream clients (WEBSERVICE_EVENTS_MAX_CLIENTS ="
+                f" {config.events_max_clients})",
+            )
+        stream = EventStream(
+            request,
+            max_buffer=config.events_max_buffer,
+            spiders=_arg_set(request, b"spider"),
+            names=_arg_set(request, b"events"),
+            encode=self.service.dumps,
+        )
+        self._open(stream, self.service.events, _last_event_id(request))
+        return NOT_DONE_YET
+
+    def _open(self, stream: EventStream, bus: EventBus, last_id: int | None) -> None:
+        request = stream.request
+        request.setHeader(b"Content-Type", b"text/event-stream; charset=utf-8")
+        request.setHeader(b"Cache-Control", b"no-store")
+        request.setHeader(b"X-Accel-Buffering", b"no")
+        # The site's idle timeout counts only what the client sends: an
+        # event stream's client sends nothing, and must not be cut for it.
+        channel = getattr(request, "channel", None)
+        if channel is not None:
+            channel.setTimeout(None)
+        request.registerProducer(stream, True)
+        # The first chunk sends the headers, so the client knows it is connected.
+        request.write(f"retry: {RETRY_MS}\n: connected\n\n".encode())
+        if last_id is not None:
+            for event in bus.since(last_id):
+                stream.send(event)
+        self.streams.append(stream)
+        bus.subscribe(stream)
+
+        def forget(_: EventStream) -> None:
+            bus.unsubscribe(stream)
+            if stream in self.streams:
+                self.streams.remove(stream)
+            if not self.streams and self._keepalive.running:
+                self._keepalive.stop()
+
+        def gone(_: Failure | None) -> None:
+            stream._closed()
+
+        stream.on_close.append(forget)
+        request.notifyFinish().addBoth(gone)
+        if not self._keepalive.running:
+            self._keepalive.start(KEEPALIVE, now=False)
+
+    def _ping(self) -> None:
+        for stream in list(self.streams):
+            stream.comment("keepalive")
+
+
+def _arg_set(request: Request, name: bytes) -> frozenset[str] | None:
+    values = request.args.get(name) if request.args else None
+    if not values:
+        return None
+    names = {
+        part.strip()
+        for value in values
+        for part in value.decode("utf-8", "replace").split(",")
+        if part.strip()
+    }
+    return frozenset(names) or None
+
+
+def _last_event_id(request: Request) -> int | None:
+    header = request.getHeader(b"last-event-id")
+    if header is None:
+        return None
+    try:
+        return int(header.strip())
+    except ValueError:
+        return None
