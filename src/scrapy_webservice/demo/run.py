@@ -41,8 +41,10 @@ def announce(out: TextIO = sys.stdout) -> None:
 Web service of the demo crawl: {url}
 Its URL and token are in {where}, so scrapy-ws needs no flags. Try, in another terminal:
 
-  scrapy-ws list-running
-  scrapy-ws get-global-stats
+  scrapy-ws watch                  a live view of the crawl (Ctrl-C leaves)
+  scrapy-ws status
+  scrapy-ws pause demo --wait
+  scrapy-ws resume demo
   scrapy-ws get-spider-stats demo
   scrapy-ws list-resources
   scrapy-ws stop demo
