@@ -15,6 +15,7 @@ import secrets
 import stat
 import tempfile
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -124,8 +125,16 @@ def origin_allowed(origin: bytes, host_header: bytes | None, cors_origins: Itera
 
 
 def default_discovery_dir() -> Path:
-    """Where discovery files live: the per-user runtime directory."""
-    return Path(platformdirs.user_runtime_dir(DISCOVERY_APP_NAME))
+    """Where discovery files live: the per-user runtime directory.
+
+    Without ``XDG_RUNTIME_DIR`` platformdirs falls back to ``/tmp/runtime-<uid>``
+    and warns; that directory is fine here, because the discovery file is
+    only written to a directory that is ours and 0700, so the warning is
+    noise on every ``scrapy-ws`` run and is silenced.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Path(platformdirs.user_runtime_dir(DISCOVERY_APP_NAME))
 
 
 def write_discovery_file(directory: Path, info: dict[str, Any]) -> Path:

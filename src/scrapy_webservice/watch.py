@@ -17,18 +17,21 @@ from .client import WebServiceClient, WebServiceError
 __all__ = ["COLUMNS", "row", "status_lines", "watch"]
 
 #: Column titles, and how each cell is made from one spider's rates.
+#: Per-minute rates are over the last minute. Fits an 80-column terminal.
 COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("SPIDER", lambda r: str(r["spider"])),
     ("STATE", lambda r: str(r["state"])),
-    ("PAGES", lambda r: str(r["pages"])),
-    ("PAGES/MIN", lambda r: f"{r['last_minute']['pages_per_minute']:.1f}"),
-    ("ITEMS", lambda r: str(r["items"])),
-    ("ITEMS/MIN", lambda r: f"{r['last_minute']['items_per_minute']:.1f}"),
+    ("PAGES", lambda r: _count(r, "pages")),
+    ("ITEMS", lambda r: _count(r, "items")),
     ("IN FLIGHT", lambda r: str(r["in_flight"])),
     ("ERRORS", lambda r: str(r["errors"])),
     ("RETRIES", lambda r: str(r["retries"])),
     ("ELAPSED", lambda r: _duration(r["elapsed"])),
 ]
+
+
+def _count(rates: dict[str, Any], name: str) -> str:
+    return f"{rates[name]} ({rates['last_minute'][f'{name}_per_minute']:.0f}/min)"
 
 
 def _duration(seconds: float) -> str:
@@ -50,18 +53,27 @@ def status_lines(all_rates: dict[str, dict[str, Any]]) -> list[str]:
     ]
 
 
-def _table(all_rates: dict[str, dict[str, Any]], url: str) -> Any:
-    from rich.table import Table
+def _view(all_rates: dict[str, dict[str, Any]], url: str) -> Any:
+    """The lines of ``status``, with a title, the states in colour, cut to the terminal."""
+    from rich.console import Group
+    from rich.text import Text
 
-    table = Table(title=f"scrapy-ws watch {url}", caption="Ctrl-C to stop watching")
-    for title, _ in COLUMNS:
-        table.add_column(title, justify="left" if title in ("SPIDER", "STATE") else "right")
-    for rates in all_rates.values():
-        style = {"pausing": "yellow", "paused": "red", "closing": "dim"}.get(rates["state"])
-        table.add_row(*row(rates), style=style)
-    if not all_rates:
-        table.add_row("(no spider running)", *[""] * (len(COLUMNS) - 1))
-    return table
+    def line(text: str, style: str = "") -> Text:
+        return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+
+    lines = [line(f"scrapy-ws watch {url}   {time.strftime('%H:%M:%S')}", "bold")]
+    if all_rates:
+        header, *rows = status_lines(all_rates)
+        lines.append(line(header, "bold"))
+        for text, rates in zip(rows, all_rates.values(), strict=True):
+            lines.append(line(text, _STATE_STYLES.get(rates["state"], "")))
+    else:
+        lines.append(line("(no spider running)"))
+    lines.append(line("Ctrl-C to stop watching", "dim"))
+    return Group(*lines)
+
+
+_STATE_STYLES = {"pausing": "yellow", "paused": "red", "closing": "dim"}
 
 
 def watch(
@@ -103,13 +115,13 @@ def watch(
 
     console = Console(file=stream)
     rates = poll() or {}
-    with Live(_table(rates, client.url), console=console, auto_refresh=False) as live:
+    with Live(_view(rates, client.url), console=console, auto_refresh=False) as live:
         while rates:
             time.sleep(interval)
             polled = poll()
             if polled is None:
                 break
             rates = polled
-            live.update(_table(rates, client.url), refresh=True)
+            live.update(_view(rates, client.url), refresh=True)
     console.print("Crawl finished: no spider is running.")
     return "finished"
