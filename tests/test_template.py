@@ -1,0 +1,226 @@
+"""``cookiecutter-resource``: the template renders, and what it renders works at once.
+
+The end-to-end tests do what the template's README tells a plugin author
+to do: render, run the generated project's own ``ci.sh`` (a fresh virtual
+environment, ``pip install``, its tests), then check that ``scrapy-ws
+plugins`` in that environment lists the plugin and that a real crawl
+serves its resource.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from scrapy_webservice.client import WebServiceClient
+from scrapy_webservice.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD
+
+from .processes import Crawl
+
+cookiecutter = pytest.importorskip(
+    "cookiecutter.main", reason="pip install -e '.[test]' installs cookiecutter"
+).cookiecutter
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "cookiecutter-resource"
+KINDS = ["json", "jsonrpc"]
+TEMPLATE_SYNTAX = re.compile(r"\{\{|\}\}|\{%|%\}|cookiecutter\.")
+
+
+def render(tmp_path: Path, **answers: str) -> Path:
+    return Path(
+        cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(tmp_path), extra_context=answers)
+    )
+
+
+def files(project: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(project)): path.read_text()
+        for path in sorted(project.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_renders_with_the_default_answers(tmp_path, kind):
+    project = render(tmp_path, resource_kind=kind)
+    assert project.name == "scrapy-webservice-example"
+    rendered = files(project)
+    assert sorted(rendered) == [
+        ".gitignore",
+        "README.md",
+        "ci.sh",
+        "pyproject.toml",
+        "src/scrapy_webservice_example/__init__.py",
+        "src/scrapy_webservice_example/resource.py",
+        "tests/test_plugin.py",
+    ]
+    for name, text in rendered.items():
+        assert not TEMPLATE_SYNTAX.search(text), f"template syntax left in {name}"
+    assert os.access(project / "ci.sh", os.X_OK)
+
+    tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11")
+    metadata = tomllib.loads(rendered["pyproject.toml"])["project"]
+    assert metadata["name"] == "scrapy-webservice-example"
+    assert metadata["entry-points"]["scrapy_webservice"] == {
+        "example": "scrapy_webservice_example"
+    }
+    assert "Framework :: Scrapy" in metadata["classifiers"]
+    assert metadata["license"] == "BSD-3-Clause"
+
+    # The other kind's code is not left behind.
+    resource = rendered["src/scrapy_webservice_example/resource.py"]
+    assert "class ExampleResource(" in resource
+    if kind == "json":
+        assert "JsonRpcResource" not in resource
+        assert "def render_GET" in resource
+    else:
+        assert "render_GET" not in resource
+        assert "@readonly" in resource
+        assert "@control" in resource
+    for name, text in rendered.items():
+        if name.endswith(".py"):
+            compile(text, name, "exec")
+    ruff = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ruff.returncode == 0, ruff.stdout
+
+
+def test_answers_flow_into_every_name(tmp_path):
+    project = render(
+        tmp_path,
+        plugin_name="queue-stats",
+        ws_name="queue",
+        resource_kind="jsonrpc",
+        license="MIT",
+        author="Ada",
+    )
+    assert project.name == "scrapy-webservice-queue-stats"
+    rendered = files(project)
+    assert "src/scrapy_webservice_queue_stats/resource.py" in rendered
+    resource = rendered["src/scrapy_webservice_queue_stats/resource.py"]
+    assert 'ws_name = "queue"' in resource
+    assert "class QueueStatsResource(JsonRpcResource)" in resource
+    assert 'WEBSERVICE_PLUGINS_DISABLED = ["queue-stats"]' in rendered["README.md"]
+    assert "MIT, by Ada." in rendered["README.md"]
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"plugin_name": "Bad Name"}, "plugin_name 'Bad Name' is not valid"),
+        ({"plugin_name": "-x"}, "plugin_name '-x' is not valid"),
+        ({"ws_name": ""}, "ws_name is empty"),
+        ({"ws_name": "a/b"}, "ws_name 'a/b' is not valid"),
+        ({"ws_name": "_private"}, "ws_name '_private' is not valid"),
+        ({"ws_name": "stats"}, "ws_name 'stats' is a built-in resource"),
+    ],
+)
+def test_bad_answers_fail_with_the_hooks_message(tmp_path, answers, message):
+    args = [f"{key}={value}" for key, value in answers.items()]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            str(TEMPLATE),
+            "--no-input",
+            "-o",
+            str(tmp_path),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == [], "nothing is generated"
+
+
+def test_the_template_is_neither_collected_nor_packaged(tmp_path):
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "tests/test_template.py" in collected.stdout
+    assert "cookiecutter-resource" not in collected.stdout
+    wheel = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert wheel.returncode == 0, wheel.stderr
+    [built] = tmp_path.glob("scrapy_webservice-*.whl")
+    names = zipfile.ZipFile(built).namelist()
+    assert any(name.startswith("scrapy_webservice/") for name in names)
+    assert not [name for name in names if "cookiecutter" in name or "test_plugin" in name]
+
+
+def plugin_env() -> dict[str, str]:
+    """The environment of a user's shell: installed plugins load."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop(ENV_NO_AUTOLOAD, None)
+    env.pop(ENV_DISABLE, None)
+    return env
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", KINDS)
+def test_scaffold_install_test_and_serve(tmp_path, crawls, slow_shop, monkeypatch, kind):
+    project = render(tmp_path, resource_kind=kind, plugin_name=f"try-{kind}")
+    ci = subprocess.run(
+        ["./ci.sh", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env={**plugin_env(), "SCRAPY_WEBSERVICE": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert ci.returncode == 0, ci.stdout + ci.stderr
+    assert re.search(r"\b[4-9] passed\b", ci.stdout), ci.stdout
+
+    venv = project / ".venv" / "bin"
+    listing = subprocess.run(
+        [str(venv / "scrapy-ws"), "--json", "plugins"],
+        env=plugin_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    [plugin] = [p for p in json.loads(listing.stdout)["plugins"] if p["name"] == f"try-{kind}"]
+    assert plugin["distribution"] == f"scrapy-webservice-try-{kind}"
+    assert plugin["hooks"] == ["register_resources"]
+
+    # A crawl of this project's test site, by the new environment's Python.
+    monkeypatch.delenv(ENV_NO_AUTOLOAD)
+    crawl = Crawl(slow_shop, tmp_path / "items.jsonl", python=str(venv / "python"))
+    crawls.append(crawl)
+    crawl.wait_for(r"Web service URL and token written to")
+    client = WebServiceClient.discover()
+    ws_name = f"try_{kind}"
+    assert ws_name in client.get("")["resources"]
+    if kind == "json":
+        assert set(client.get(ws_name)["items"]) == {"demo"}
+    else:
+        assert client.call(ws_name, "add_note", "demo", "served") == ["served"]
+    client.call("crawler/engine", "close_spider", "demo")
+    assert crawl.wait() == 0
