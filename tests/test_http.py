@@ -11,7 +11,7 @@ import pytest_twisted
 from twisted.internet import defer, reactor
 
 from scrapy_webservice import JsonResource, JsonRpcResource, readonly
-from scrapy_webservice.resource import HttpError
+from scrapy_webservice.resource import HttpError, RawBody
 
 
 class Plain(JsonResource):
@@ -349,3 +349,21 @@ async def test_a_failing_child_lookup_is_a_json_error_and_still_needs_the_token(
     reply = await served.get("exploder/x")
     assert reply.status == 500
     assert reply.json["error"]["message"] == "Internal error: LookupError"
+
+
+class Text(JsonResource):
+    ws_name = "text"
+
+    def render_GET(self, txrequest):
+        return RawBody(b"# not json\nvalue 1\n", "text/plain; version=0.0.4; charset=utf-8")
+
+
+@pytest_twisted.ensureDeferred
+async def test_raw_bodies_are_sent_as_they_are_behind_the_token(serve):
+    served = serve(WEBSERVICE_RESOURCES={Text: 1})
+    reply = await served.get("text")
+    assert reply.status == 200
+    assert reply.body == b"# not json\nvalue 1\n"
+    assert reply.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert reply.headers["cache-control"] == "no-store"
+    assert (await served.get("text", token=None)).status == 401

@@ -13,6 +13,7 @@ import inspect
 import logging
 import traceback
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
@@ -35,6 +36,7 @@ __all__ = [
     "HttpError",
     "JsonResource",
     "JsonRpcResource",
+    "RawBody",
     "RootResource",
     "control",
     "readonly",
@@ -76,6 +78,19 @@ class HttpError(Exception):
 
 class RawJson(str):
     """JSON text that is already encoded (the JSON-RPC layer encodes its own)."""
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """Return this from ``render_GET`` to send a body that is not JSON, as it is.
+
+    For formats other programs expect (Prometheus metrics, an HTML page);
+    everything else about the answer (errors, token, headers) stays the
+    service's.
+    """
+
+    body: bytes
+    content_type: str
 
 
 def error_body(status: int, message: str, data: Any = None) -> bytes:
@@ -204,6 +219,10 @@ class JsonResource(Resource):
         return dumps(obj)
 
     def _encode(self, request: Request, result: Any) -> bytes:
+        if isinstance(result, RawBody):
+            request.setHeader(b"Content-Type", result.content_type.encode("latin-1"))
+            request.setHeader(b"Cache-Control", b"no-store")
+            return result.body
         try:
             body = result if isinstance(result, RawJson) else self.dumps(result)
         except Exception as exc:  # a plugin's json_default may raise anything

@@ -10,6 +10,7 @@ last ``engine_stopped``.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,8 @@ class Service:
         self.root: RootResource | None = None
         self.discovery_path: Path | None = None
         self.failed = False
+        #: Unix time the service started listening, for uptime.
+        self.started_at: float | None = None
         #: What happened to the crawls, for ``/events`` and plugins.
         self.events = EventBus()
         #: Rates and pause state of each running crawler.
@@ -171,6 +174,7 @@ class Service:
         logger.info(
             "Web service listening on %s", self.url.rstrip("/"), extra={"crawler": crawler}
         )
+        self.started_at = time.time()
         logging.getLogger().addHandler(self._log_handler)
         self._write_discovery_file(crawler)
         self.plugins.call("service_started", service=self)
