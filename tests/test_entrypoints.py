@@ -100,6 +100,26 @@ def wait_for_service(crawl: Crawl) -> WebServiceClient:
     return WebServiceClient.discover()
 
 
+def test_plugins_add_scrapy_ws_commands(plugin_python):
+    def scrapy_ws(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [plugin_python, "-m", "scrapy_webservice.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    ran = scrapy_ws("--url", "http://127.0.0.1:1/", "--json", "good-cmd", "a", "--flag")
+    assert ran.returncode == 5, ran.stderr
+    assert ran.stdout.strip() == "good-cmd argv=['a', '--flag'] url=http://127.0.0.1:1/ json=True"
+    assert "good-cmd - from scrapy-webservice-testgood" in scrapy_ws("help").stdout
+    broken = scrapy_ws("broken-cmd")
+    assert broken.returncode == 1
+    assert "the 'broken-cmd' command failed to load" in broken.stderr
+    assert "Traceback" not in broken.stderr
+
+
 def test_installed_plugin_is_served_and_broken_ones_do_not_stop_the_crawl(
     plugin_python, autoload, slow_shop, crawls, tmp_path
 ):

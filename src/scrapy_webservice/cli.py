@@ -273,6 +273,22 @@ def list_plugins(as_json: bool, out: Any = None) -> int:
     return EXIT_OK
 
 
+#: Entry-point group of ``scrapy-ws`` subcommands that plugins add (``scrapy-ws mcp``).
+COMMANDS_GROUP = "scrapy_webservice.commands"
+#: What such an entry point names: ``command(argv, options) -> exit code``, where
+#: ``argv`` is what follows the command's name and ``options`` holds the global
+#: options (``url``, ``host``, ``port``, ``path``, ``token``, ``pid``, ``json``, ``timeout``).
+PluginCommand = Callable[[list[str], argparse.Namespace], int]
+
+
+def plugin_commands() -> dict[str, Any]:
+    """Installed plugins' subcommands by name; built-in names cannot be taken."""
+    from importlib.metadata import entry_points
+
+    taken = {*COMMANDS, "help", "plugins", "demo", "completion"}
+    return {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP) if ep.name not in taken}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scrapy-ws",
@@ -321,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
         " scrapy-ws completion bash > ~/.local/share/bash-completion/completions/scrapy-ws",
     )
     completion.add_argument("shell", choices=["bash", "zsh", "tcsh"])
+    for name, entry_point in plugin_commands().items():
+        origin = entry_point.dist.name if entry_point.dist else entry_point.value
+        command = sub.add_parser(
+            name, help=f"(from {origin}) see scrapy-ws {name} --help", add_help=False
+        )
+        command.add_argument("plugin_argv", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -335,6 +357,17 @@ def make_client(args: argparse.Namespace) -> WebServiceClient:
     return client
 
 
+def run_plugin_command(args: argparse.Namespace) -> int:
+    """Hand a plugin's subcommand what follows its name, and the global options."""
+    entry_point = plugin_commands()[args.command]
+    try:
+        command: PluginCommand = entry_point.load()
+    except Exception as exc:
+        print(f"scrapy-ws: the {args.command!r} command failed to load: {exc!r}", file=sys.stderr)
+        return EXIT_ERROR
+    return int(command(list(args.plugin_argv), args) or 0)
+
+
 def print_help(parser: argparse.ArgumentParser) -> None:
     print("Available commands:")
     for name, (func, _) in sorted(COMMANDS.items()):
@@ -342,6 +375,9 @@ def print_help(parser: argparse.ArgumentParser) -> None:
     print("   plugins - list installed plugins (no service needed)")
     print("   demo [--slow] - run a demo crawl with the web service on")
     print("   completion <shell> - print a shell completion script")
+    for name, entry_point in sorted(plugin_commands().items()):
+        origin = entry_point.dist.name if entry_point.dist else entry_point.value
+        print(f"   {name} - from {origin}")
     print(f"\nRun '{parser.prog} --help' for options.")
 
 
@@ -357,6 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .demo.run import run_demo
 
         return run_demo(products=args.products, slow=args.slow, port=args.ws_port)
+    if hasattr(args, "plugin_argv"):
+        return run_plugin_command(args)
     if args.command == "completion":
         import shtab
 

@@ -39,3 +39,9 @@ def service_started(service):
 @hookimpl
 def service_stopped(service):
     logger.info("good plugin saw the service stop")
+
+
+def command(argv, options):
+    """``scrapy-ws good-cmd``: a subcommand, given its arguments and the global options."""
+    print(f"good-cmd argv={argv} url={options.url} json={options.json}")
+    return 5
