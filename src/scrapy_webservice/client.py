@@ -6,8 +6,10 @@ adds the token, base URL and discovery-file lookup that ``scrapy-ws`` needs.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,6 +34,7 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 10.0
+UNIX_SCHEME = "http+unix"
 #: Seconds to wait for the next event line; the service sends a keep-alive
 #: comment every 15 s, so a longer silence means it is gone.
 EVENTS_TIMEOUT = 45.0
@@ -44,8 +47,43 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         raise urllib.error.HTTPError(newurl, code, f"refused redirect to {newurl}", headers, fp)
 
 
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket; the URL's host is the socket's percent-encoded path."""
+
+    def __init__(self, host: str, **kwargs: Any) -> None:
+        super().__init__("localhost", **kwargs)
+        self.socket_path = urllib.parse.unquote(host)
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class _UnixSocketHandler(urllib.request.AbstractHTTPHandler):
+    """Opens ``http+unix://%2Fpath%2Fto%2Fsocket/resource`` URLs (requests-unixsocket's form)."""
+
+    def _open(self, request: urllib.request.Request) -> Any:
+        return self.do_open(_UnixConnection, request)
+
+    def _request(self, request: urllib.request.Request) -> urllib.request.Request:
+        # The socket path is no host name: say "localhost", which the service allows.
+        request.add_unredirected_header("Host", "localhost")
+        return self.do_request_(request)
+
+
+setattr(_UnixSocketHandler, f"{UNIX_SCHEME}_open", _UnixSocketHandler._open)
+setattr(_UnixSocketHandler, f"{UNIX_SCHEME}_request", _UnixSocketHandler._request)
+
 # Loopback services must never be reached through an HTTP proxy from the environment.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+_opener = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), _NoRedirect(), _UnixSocketHandler()
+)
 _ids = itertools.count(1)
 
 
@@ -116,6 +154,11 @@ def _error_message(exc: urllib.error.HTTPError) -> str:
     return f"HTTP {exc.code}: {message}"
 
 
+def _join(base: str, path: str) -> str:
+    """``base`` + ``path``; not ``urljoin``, which ignores schemes it does not know."""
+    return (base if base.endswith("/") else base + "/") + path.lstrip("/")
+
+
 def get_json(url: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> Any:
     """``GET`` a JSON resource and return the decoded value."""
     return _request(url, token=token, timeout=timeout)
@@ -179,7 +222,7 @@ def iter_events(
         query["spider"] = ",".join(spiders)
     if names:
         query["events"] = ",".join(names)
-    full = urllib.parse.urljoin(url if url.endswith("/") else url + "/", "events")
+    full = _join(url, "events")
     if query:
         full += "?" + urllib.parse.urlencode(query)
     headers = {"Accept": "text/event-stream"}
@@ -251,7 +294,7 @@ class WebServiceClient:
         return cls(info["url"], info.get("token"), timeout)
 
     def resource_url(self, path: str) -> str:
-        return urllib.parse.urljoin(self.url, path.lstrip("/"))
+        return _join(self.url, path)
 
     def get(self, path: str = "") -> Any:
         return get_json(self.resource_url(path), token=self.token, timeout=self.timeout)

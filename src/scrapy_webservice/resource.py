@@ -253,21 +253,52 @@ class JsonResource(Resource):
         return 500, f"Internal error: {type(exc).__name__}", data
 
     def _render_later(self, request: Request, d: Deferred[Any]) -> int:
-        gone: list[bool] = []
+        """Answer when ``d`` fires; cancel it if the client leaves or it takes too long.
 
-        def client_gone(_: Failure) -> None:
-            gone.append(True)
-            d.cancel()
+        A resource that never answers must not hold a connection (and its
+        memory) forever: after ``WEBSERVICE_RESPONSE_TIMEOUT`` seconds the
+        work is cancelled and the client gets a 504.
+        """
+        from twisted.internet import reactor
 
-        request.notifyFinish().addErrback(client_gone)
+        ended: list[str] = []  # "gone" or "timeout", once
+        timeout = self.service.config.response_timeout if self.service is not None else 30.0
+
+        def stop(why: str) -> None:
+            if not ended:
+                ended.append(why)
+                d.cancel()
+
+        timer = reactor.callLater(timeout, stop, "timeout")
+        request.notifyFinish().addErrback(lambda _: stop("gone"))
 
         def done(result: Any) -> None:
-            if not gone:
+            if timer.active():
+                timer.cancel()
+            if not ended:
                 request.write(self._encode(request, result))
                 request.finish()
 
         def failed(failure: Failure) -> None:
-            if gone or failure.check(CancelledError):
+            if timer.active():
+                timer.cancel()
+            if ended == ["timeout"]:
+                logger.warning(
+                    "Web service resource %s gave no answer to %s within %g s",
+                    type(self).__name__,
+                    request.uri.decode("utf-8", "replace"),
+                    timeout,
+                )
+                request.write(
+                    write_error(
+                        request,
+                        504,
+                        f"No answer within {timeout:g} s (WEBSERVICE_RESPONSE_TIMEOUT)",
+                    )
+                )
+                request.finish()
+                return
+            if ended or failure.check(CancelledError):
                 return
             request.write(self._error(request, failure.value))
             request.finish()

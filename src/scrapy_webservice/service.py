@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from twisted.internet import error as twisted_error
+from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from . import jsonrpc
 from .encoding import dumps
@@ -137,6 +139,9 @@ class Service:
     def url(self) -> str | None:
         if self.port is None:
             return None
+        if self.config.unix_socket:
+            # requests-unixsocket's form, which scrapy-ws's client reads too.
+            return f"http+unix://{urllib.parse.quote(self.config.unix_socket, safe='')}/"
         address = self.port.getHost()
         host = address.host
         if host in ("0.0.0.0", ""):  # noqa: S104
@@ -145,7 +150,7 @@ class Service:
             host = "::1"
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{address.port}/"
+        return f"{self.config.scheme}://{host}:{address.port}/"
 
     def start(self, crawler: Crawler) -> None:
         """Mount the resources and listen; on failure log one ERROR and go on.
@@ -201,9 +206,14 @@ class Service:
     def _listen(self, site: WebServiceSite) -> IListeningPort:
         from scrapy.utils.reactor import listen_tcp
 
+        if self.config.unix_socket:
+            return self._listen_unix(site, self.config.unix_socket)
+        factory: Any = site
+        if self.config.tls_certificate:
+            factory = TLSMemoryBIOFactory(self._tls_options(), False, site)
         ports = self.config.port_range
         try:
-            return listen_tcp(ports, self.config.host, site)
+            return listen_tcp(ports, self.config.host, factory)
         except twisted_error.CannotListenError as exc:
             if not ports:
                 where = "any port"
@@ -214,6 +224,30 @@ class Service:
             raise ServiceError(
                 f"cannot listen on {self.config.host or '*'} {where}: {exc.socketError};"
                 " set WEBSERVICE_PORT to a free range, or 0 for any free port"
+            ) from exc
+
+    def _tls_options(self) -> Any:
+        from twisted.internet import ssl
+
+        certificate, key = self.config.tls_certificate, self.config.tls_key
+        try:
+            pem = Path(key).read_bytes() + b"\n" + Path(certificate).read_bytes()  # type: ignore[arg-type]
+            return ssl.PrivateCertificate.loadPEM(pem).options()
+        except Exception as exc:  # OSError, or OpenSSL's own errors for a bad file
+            raise ServiceError(
+                f"cannot load the TLS certificate {certificate!r} and key {key!r}: {exc!r}"
+            ) from exc
+
+    def _listen_unix(self, site: WebServiceSite, path: str) -> IListeningPort:
+        from twisted.internet import reactor
+
+        try:
+            # 0600 from the start: only this user may connect; the token is checked too.
+            return reactor.listenUNIX(path, site, mode=0o600, wantPID=True)
+        except twisted_error.CannotListenError as exc:
+            raise ServiceError(
+                f"cannot listen on the Unix socket {path}: {exc.socketError};"
+                " is another crawl using it?"
             ) from exc
 
     def _write_discovery_file(self, crawler: Crawler) -> None:

@@ -50,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
     "WEBSERVICE_RATES_INTERVAL": 1.0,
     "WEBSERVICE_EVENTS_MAX_CLIENTS": 32,
     "WEBSERVICE_EVENTS_MAX_BUFFER": 256 * 1024,
+    "WEBSERVICE_RESPONSE_TIMEOUT": 30,
+    "WEBSERVICE_TLS_CERTIFICATE": None,
+    "WEBSERVICE_TLS_KEY": None,
+    "WEBSERVICE_UNIX_SOCKET": None,
 }
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -125,6 +129,10 @@ class WebServiceConfig:
     rates_interval: float = 1.0
     events_max_clients: int = 32
     events_max_buffer: int = 256 * 1024
+    response_timeout: float = 30
+    tls_certificate: str | None = None
+    tls_key: str | None = None
+    unix_socket: str | None = None
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> WebServiceConfig:
@@ -187,8 +195,35 @@ class WebServiceConfig:
             events_max_buffer=settings.getint(
                 "WEBSERVICE_EVENTS_MAX_BUFFER", DEFAULTS["WEBSERVICE_EVENTS_MAX_BUFFER"]
             ),
-        )
+            response_timeout=getfloat("WEBSERVICE_RESPONSE_TIMEOUT"),
+            tls_certificate=get("WEBSERVICE_TLS_CERTIFICATE") or None,
+            tls_key=get("WEBSERVICE_TLS_KEY") or None,
+            unix_socket=get("WEBSERVICE_UNIX_SOCKET") or None,
+        )._checked()
+
+    def _checked(self) -> WebServiceConfig:
+        if bool(self.tls_certificate) != bool(self.tls_key):
+            raise ValueError(
+                "WEBSERVICE_TLS_CERTIFICATE and WEBSERVICE_TLS_KEY go together:"
+                " set both or neither"
+            )
+        if self.unix_socket and self.tls_certificate:
+            raise ValueError("WEBSERVICE_UNIX_SOCKET and TLS do not go together: choose one")
+        if self.response_timeout <= 0:
+            raise ValueError(
+                f"WEBSERVICE_RESPONSE_TIMEOUT must be positive, got {self.response_timeout!r}"
+            )
+        return self
+
+    @property
+    def scheme(self) -> str:
+        if self.unix_socket:
+            return "http+unix"
+        return "https" if self.tls_certificate else "http"
 
     @property
     def listens_on_loopback(self) -> bool:
-        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
+        """Only this machine can connect (a Unix socket counts: its file mode decides who)."""
+        return (
+            bool(self.unix_socket) or self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
+        )
