@@ -12,6 +12,7 @@ import logging
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
+from twisted.web.http import HTTPChannel
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
@@ -21,8 +22,9 @@ from .security import Access, TokenChecker, host_allowed, origin_allowed
 if TYPE_CHECKING:
     from .settings import WebServiceConfig
 
-__all__ = ["WebServiceRequest", "WebServiceSite"]
+__all__ = ["WebServiceChannel", "WebServiceRequest", "WebServiceSite"]
 
+logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("scrapy_webservice.access")
 
 _JSON_TYPES = (b"application/json", b"application/json-rpc")
@@ -63,9 +65,54 @@ class WebServiceRequest(Request):
         super().handleContentChunk(data)
 
 
+class WebServiceChannel(HTTPChannel):
+    """An HTTP/1.1 connection whose every request must arrive within the timeout.
+
+    Twisted's idle timeout restarts with every byte received, so a client
+    trickling a request a byte at a time ("slowloris") would hold its
+    connection for ever. Here a request (line, headers, body) has
+    ``WEBSERVICE_TIMEOUT`` seconds from its first byte; a client that is
+    slower is cut off. Time spent reading an answer, such as ``/events``,
+    is not counted.
+    """
+
+    _request_deadline: Any = None
+
+    def dataReceived(self, data: bytes) -> None:
+        if data and self._request_deadline is None and self.timeOut:
+            self._request_deadline = self.callLater(self.timeOut, self._too_slow)
+        super().dataReceived(data)
+
+    def allContentReceived(self) -> None:
+        self._cancel_deadline()
+        super().allContentReceived()
+
+    def connectionLost(self, reason: Any) -> None:
+        self._cancel_deadline()
+        super().connectionLost(reason)
+
+    def _cancel_deadline(self) -> None:
+        deadline, self._request_deadline = self._request_deadline, None
+        if deadline is not None and deadline.active():
+            deadline.cancel()
+
+    def _too_slow(self) -> None:
+        self._request_deadline = None
+        peer = getattr(self.transport.getPeer(), "host", "?")
+        logger.info(
+            "Web service: request from %s not complete within %g s (WEBSERVICE_TIMEOUT);"
+            " connection closed",
+            peer,
+            self.timeOut,
+        )
+        self.transport.abortConnection()
+
+
 class WebServiceSite(Site):
     """A ``Site`` that applies the service's security rules to each request."""
 
+    # HTTP/1.1 only (no HTTP/2 negotiation), with the request deadline.
+    protocol = WebServiceChannel
     requestFactory = WebServiceRequest
     displayTracebacks = False
 

@@ -1,0 +1,159 @@
+"""Faults the service must survive with one clear log line and nothing else lost.
+
+Resources that never answer, clients that trickle, stall or leave: each
+test checks the fault is contained and that the service goes on serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from typing import ClassVar
+
+import pytest_twisted
+from twisted.internet import defer, reactor, threads
+
+from scrapy_webservice import JsonResource, JsonRpcResource
+
+CANCELLED: list[str] = []
+
+
+def never(name: str) -> defer.Deferred:
+    return defer.Deferred(lambda _: CANCELLED.append(name))
+
+
+class Hang(JsonResource):
+    ws_name = "hang"
+
+    def render_GET(self, txrequest):
+        return never("GET")
+
+
+class HangingTarget:
+    def wait(self):
+        """Never answers."""
+        return never("rpc")
+
+
+class HangRpc(JsonRpcResource):
+    ws_name = "hangrpc"
+
+    def get_target(self):
+        return HangingTarget()
+
+
+class Slow(JsonResource):
+    ws_name = "slow"
+    answered: ClassVar[list[str]] = []
+
+    def render_GET(self, txrequest):
+        d = defer.Deferred(lambda _: self.answered.append("cancelled"))
+        reactor.callLater(0.5, d.callback, {"late": True})
+        return d
+
+
+RESOURCES = {Hang: 1, HangRpc: 2, Slow: 3}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_resource_that_never_answers_gets_504_and_is_cancelled(serve, caplog):
+    CANCELLED.clear()
+    served = serve(WEBSERVICE_RESOURCES=RESOURCES, WEBSERVICE_RESPONSE_TIMEOUT=0.5)
+    reply = await served.get("hang")
+    assert reply.status == 504
+    assert reply.json["error"]["message"] == "No answer within 0.5 s (WEBSERVICE_RESPONSE_TIMEOUT)"
+    rpc = await served.rpc("hangrpc", "wait", [])
+    assert rpc.status == 504
+    assert sorted(CANCELLED) == ["GET", "rpc"]
+    assert caplog.text.count("gave no answer") == 2
+    assert (await served.get("")).status == 200
+
+
+def read_until_closed(sock: socket.socket, limit: float) -> bool:
+    """Whether the server closed ``sock`` within ``limit`` seconds."""
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            if sock.recv(4096) == b"":
+                return True
+        except TimeoutError:
+            continue
+        except OSError:
+            return True
+    return False
+
+
+def trickle(port: int, data: bytes, pause: float) -> bool:
+    """Send ``data`` a byte at a time; whether the server cut us off before the end."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        for byte in data:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                return True
+            sock.settimeout(pause)
+            try:
+                if sock.recv(4096) == b"":
+                    return True
+            except TimeoutError:
+                pass
+            except OSError:
+                return True
+    return False
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_client_trickling_its_request_is_cut_off(serve, caplog):
+    caplog.set_level(logging.INFO, "scrapy_webservice")
+    served = serve(WEBSERVICE_TIMEOUT=1)
+    port = served.service.port.getHost().port
+    # Each byte comes before the idle timeout, so only the request deadline
+    # can end this: 40 bytes at 0.25 s would take 10 s.
+    slowloris = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"a" * 40
+    assert await threads.deferToThread(trickle, port, slowloris, 0.25)
+    assert "not complete within 1 s (WEBSERVICE_TIMEOUT)" in caplog.text
+    assert (await served.get("")).status == 200
+
+
+def half_open(port: int, payload: bytes, limit: float) -> bool:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(payload)
+        return read_until_closed(sock, limit)
+
+
+@pytest_twisted.ensureDeferred
+async def test_silent_and_half_sent_connections_time_out(serve):
+    served = serve(WEBSERVICE_TIMEOUT=1)
+    port = served.service.port.getHost().port
+    silent = threads.deferToThread(half_open, port, b"", 10)
+    body_missing = threads.deferToThread(
+        half_open,
+        port,
+        b"POST /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{",
+        10,
+    )
+    assert await silent
+    assert await body_missing
+    assert (await served.get("")).status == 200
+
+
+def leave_early(port: int, token: str) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        headers = f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        sock.sendall(f"GET /slow HTTP/1.1\r\n{headers}\r\n".encode())
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_client_leaving_mid_request_cancels_the_work_quietly(serve, caplog):
+    Slow.answered.clear()
+    served = serve(WEBSERVICE_RESOURCES=RESOURCES)
+    port = served.service.port.getHost().port
+    await threads.deferToThread(leave_early, port, served.token)
+    deadline = time.monotonic() + 10
+    while not Slow.answered and time.monotonic() < deadline:
+        await threads.deferToThread(time.sleep, 0.05)
+    assert Slow.answered == ["cancelled"]
+    assert "ERROR" not in [record.levelname for record in caplog.records]
+    assert (await served.get("slow")).json == {"late": True}
