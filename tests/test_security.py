@@ -33,6 +33,38 @@ def test_tokens():
     assert TokenChecker(None, None, enabled=False).access(None) is Access.CONTROL
 
 
+def test_tokens_are_compared_in_constant_time(monkeypatch):
+    """Every comparison goes through ``hmac.compare_digest``, for both tokens.
+
+    A timing test would be noise on a shared machine; what makes the
+    comparison constant-time is this function, so the test checks it is
+    the only way a presented token is compared.
+    """
+    import hmac
+
+    from scrapy_webservice import security
+
+    calls: list[tuple[bytes | str, bytes | str]] = []
+    compare = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return compare(a, b)
+
+    monkeypatch.setattr(security.hmac, "compare_digest", spy)
+    checker = TokenChecker("full-token", "read-token")
+    for header, expected in [
+        (b"Bearer full-token", Access.CONTROL),
+        (b"Bearer read-token", Access.READ),
+        (b"Bearer f", Access.NONE),
+        (b"Bearer full-tokeX", Access.NONE),
+    ]:
+        calls.clear()
+        assert checker.access(header) is expected
+        # Both tokens are compared every time, so which one matched takes no less time.
+        assert len(calls) == 2, header
+
+
 def test_generated_tokens_are_long_and_unique():
     tokens = {generate_token() for _ in range(50)}
     assert len(tokens) == 50
