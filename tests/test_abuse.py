@@ -289,3 +289,32 @@ def test_load_answers_every_request_and_the_crawl_loses_nothing(shop, crawls, tm
         f"load: {served} requests answered by {CLIENTS} clients in {SECONDS} s;"
         f" RSS {before // 1024} -> {after // 1024} MiB"
     )
+
+
+@pytest.mark.parametrize("shop", [(200, 0.2)], indirect=True)
+def test_the_crawl_closes_cleanly_with_requests_in_flight(shop, crawls, tmp_path):
+    _, shop_url = shop
+    crawl, client = start(crawls, shop_url, tmp_path)
+    url = urllib.parse.urlsplit(client.url)
+    address = (url.hostname, url.port)
+    streams = [stalled_event_reader(address, client.token) for _ in range(3)]
+    stop = threading.Event()
+    clients = [LoadClient(address, client.token, stop, seed) for seed in range(20)]
+    time.sleep(1)
+    client.call("crawler/engine", "close_spider", "demo")
+    assert crawl.wait(60) == 0
+    stop.set()
+    for load_client in clients:
+        load_client.join(60)
+    for sock in streams:
+        sock.close()
+    answered = sum(sum(c.statuses.values()) for c in clients)
+    assert answered > 0
+    # Clients see answers, then a closed port; the crawl logs no error about it.
+    statuses = sum((c.statuses for c in clients), Counter())
+    # 404: enginestatus/demo once demo has closed; never a 5xx.
+    assert set(statuses) <= {200, 404}, statuses
+    assert "'finish_reason': 'closed_by_webservice'" in crawl.output
+    assert "Traceback" not in crawl.output
+    assert "ERROR" not in crawl.output
+    assert "Web service stopped" in crawl.output
