@@ -41,13 +41,18 @@ def shop(request) -> Any:
     process.stop()
 
 
-def start(crawls, shop_url: str, tmp_path: Path) -> tuple[Crawl, WebServiceClient]:
+def start(
+    crawls, shop_url: str, tmp_path: Path
+) -> tuple[Crawl, WebServiceClient, tuple[str, int]]:
+    """The crawl, a client of its service with the full token, and the service's address."""
     crawl = Crawl(
         shop_url, tmp_path / "items.jsonl", settings={"WEBSERVICE_READONLY_TOKEN": READONLY}
     )
     crawls.append(crawl)
     crawl.wait_for(r"Web service URL and token written to")
-    return crawl, WebServiceClient.discover()
+    client = WebServiceClient.discover()
+    url = urllib.parse.urlsplit(client.url)
+    return crawl, client, (url.hostname, url.port)
 
 
 def wait_paused(client: WebServiceClient) -> None:
@@ -157,10 +162,8 @@ def send(address: tuple[str, int], spec: dict[str, Any]) -> tuple[int, dict[str,
 @pytest.mark.parametrize("shop", [(120, 0.2)], indirect=True)
 def test_fuzzed_requests_get_json_answers_and_the_crawl_loses_nothing(shop, crawls, tmp_path):
     products, shop_url = shop
-    crawl, client = start(crawls, shop_url, tmp_path)
+    crawl, client, address = start(crawls, shop_url, tmp_path)
     wait_paused(client)  # so that the crawl outlives the fuzzing, whatever its length
-    url = urllib.parse.urlsplit(client.url)
-    address = (url.hostname, url.port)
     statuses: Counter[int] = Counter()
 
     @settings(
@@ -257,9 +260,7 @@ def stalled_event_reader(address: tuple[str, int], token: str) -> socket.socket:
 @pytest.mark.parametrize("shop", [(300, 0.2)], indirect=True)
 def test_load_answers_every_request_and_the_crawl_loses_nothing(shop, crawls, tmp_path):
     products, shop_url = shop
-    crawl, client = start(crawls, shop_url, tmp_path)
-    url = urllib.parse.urlsplit(client.url)
-    address = (url.hostname, url.port)
+    crawl, _, address = start(crawls, shop_url, tmp_path)
     time.sleep(1)  # past start-up, for the memory baseline
     before = rss_kib(crawl.proc.pid)
     stalled = [stalled_event_reader(address, READONLY) for _ in range(5)]
@@ -294,9 +295,7 @@ def test_load_answers_every_request_and_the_crawl_loses_nothing(shop, crawls, tm
 @pytest.mark.parametrize("shop", [(200, 0.2)], indirect=True)
 def test_the_crawl_closes_cleanly_with_requests_in_flight(shop, crawls, tmp_path):
     _, shop_url = shop
-    crawl, client = start(crawls, shop_url, tmp_path)
-    url = urllib.parse.urlsplit(client.url)
-    address = (url.hostname, url.port)
+    crawl, client, address = start(crawls, shop_url, tmp_path)
     streams = [stalled_event_reader(address, client.token) for _ in range(3)]
     stop = threading.Event()
     clients = [LoadClient(address, client.token, stop, seed) for seed in range(20)]
