@@ -1,0 +1,219 @@
+"""``scrapy-ws mcp`` against real crawls, through the mcp SDK's client over stdio.
+
+Each crawl is a real ``scrapy crawl`` of the demo shop with the web service
+on (the ``webservice_crawl`` fixture); every wait is bounded, no duration is
+asserted.
+"""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import anyio.to_thread
+import pytest
+from conftest import call_error, call_ok, text_of, tool_names
+
+pytestmark = pytest.mark.anyio
+
+READONLY_TOKEN = "mcp-reads-only-" + "r" * 24
+CONTROL_TOOLS = {"crawler_engine_pause", "crawler_engine_unpause", "crawler_engine_close_spider"}
+READ_TOOLS = {
+    "list_services",
+    "stats_get_stats",
+    "stats_get_rates",
+    "stats_get_value",
+    "crawler_engine_state",
+    "crawler_engine_is_paused",
+    "crawler_spiders_list",
+    "get_enginestatus",
+    "get_crawler_engine_open_spiders",
+}
+#: Bound of a whole test.
+TEST_TIMEOUT = 150
+
+
+async def started(crawl):
+    """The crawl's client, once its service listens (waited for off the event loop)."""
+    return await anyio.to_thread.run_sync(lambda: crawl.client)
+
+
+async def wait_for_tool(session, name, arguments, condition, what, timeout=30.0):
+    """Call a tool until ``condition(result)`` holds; fails after ``timeout`` seconds."""
+    result = None
+    with anyio.move_on_after(timeout):
+        while True:
+            result = await call_ok(session, name, arguments)
+            if condition(result):
+                return result
+            await anyio.sleep(0.2)
+    raise AssertionError(f"{what}: not seen within {timeout} s; last answer: {result!r}")
+
+
+async def test_full_token_reads_pauses_resumes_and_stops_a_crawl(webservice_crawl, mcp_server):
+    crawl = webservice_crawl(products=600, delay=0.3)
+    with anyio.fail_after(TEST_TIMEOUT):
+        client = await started(crawl)
+        async with mcp_server("--url", client.url, f"--token={client.token}", "mcp") as session:
+            tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+            assert set(tools) >= READ_TOOLS | CONTROL_TOOLS
+            # Data is read, never offered through its Python methods; no rpc.* tool.
+            assert not [n for n in tools if n.startswith("get_crawler_extensions_")]
+            assert not [n for n in tools if "rpc" in n]
+            # Schema and description come from rpc.discover.
+            pause = tools["crawler_engine_pause"]
+            assert pause.input_schema["properties"] == {"spider": {"type": "string"}}
+            assert pause.input_schema["required"] == ["spider"]
+            assert "Stop a spider from taking new requests" in pause.description
+            assert pause.annotations.read_only_hint is False
+            assert tools["stats_get_stats"].annotations.read_only_hint is True
+            # One service named on the command line: no `service` selector.
+            assert "service" not in tools["stats_get_stats"].input_schema["properties"]
+
+            # Live numbers: the tool's stats are the service's own, and they grow.
+            stats = await wait_for_tool(
+                session,
+                "stats_get_stats",
+                {},
+                lambda s: s.get("response_received_count", 0) >= 2,
+                "responses counted",
+            )
+            direct = await anyio.to_thread.run_sync(client.call, "stats", "get_stats")
+            assert stats["start_time"] == direct["start_time"]
+            assert direct["response_received_count"] >= stats["response_received_count"]
+            spider_stats = await call_ok(session, "stats_get_stats", {"spider": "demo"})
+            assert spider_stats["start_time"] == stats["start_time"]
+            assert await call_ok(session, "get_crawler_engine_open_spiders") == ["demo"]
+            rates = await call_ok(session, "stats_get_rates", {"spider": "demo"})
+            assert rates["state"] == "running"
+            status = await call_ok(session, "get_enginestatus", {"spider": "demo"})
+            assert status["state"] == "running"
+            assert "demo" in await call_ok(session, "crawler_spiders_list")
+
+            # Bad params: the JSON-RPC error, as a tool error.
+            message = await call_error(session, "crawler_engine_pause", {"spider": 123})
+            assert "-32602" in message
+            assert "'spider' must be a string" in message
+            message = await call_error(session, "crawler_engine_pause", {})
+            assert "-32602" in message
+            message = await call_error(session, "crawler_engine_state", {"spider": "nope"})
+            assert "nope" in message
+
+            # Pause: the tool and the service agree.
+            state = await call_ok(session, "crawler_engine_pause", {"spider": "demo"})
+            assert state["state"] in ("pausing", "paused")
+            assert await anyio.to_thread.run_sync(
+                client.call, "crawler/engine", "is_paused", "demo"
+            )
+            await wait_for_tool(
+                session,
+                "crawler_engine_state",
+                {"spider": "demo"},
+                lambda s: s["state"] == "paused",
+                "paused",
+            )
+            assert await call_ok(session, "crawler_engine_is_paused", {"spider": "demo"}) is True
+
+            # Resume.
+            state = await call_ok(session, "crawler_engine_unpause", {"spider": "demo"})
+            assert state["state"] == "running"
+            assert not await anyio.to_thread.run_sync(
+                client.call, "crawler/engine", "is_paused", "demo"
+            )
+
+            # Stop: the crawl ends, and exits 0.
+            answer = await call_ok(session, "crawler_engine_close_spider", {"spider": "demo"})
+            assert answer == {"spider": "demo", "closing": True, "reason": "closed_by_webservice"}
+            code = await anyio.to_thread.run_sync(crawl.wait, 60)
+            assert code == 0, crawl.output_tail()
+            assert "closed_by_webservice" in crawl.output
+
+            # The service is gone: a tool error, and the MCP server goes on.
+            message = await call_error(session, "stats_get_stats")
+            assert "gone or unreachable" in message
+            services = await call_ok(session, "list_services")
+            assert services["services"][0]["url"] == client.url
+
+
+async def test_read_only_token_or_flag_offers_no_control_tools(webservice_crawl, mcp_server):
+    crawl = webservice_crawl(
+        settings={"WEBSERVICE_READONLY_TOKEN": READONLY_TOKEN}, products=600, delay=0.3
+    )
+    with anyio.fail_after(TEST_TIMEOUT):
+        client = await started(crawl)
+
+        # The read-only token: learnt from the service, control tools are not offered.
+        async with mcp_server("--url", client.url, f"--token={READONLY_TOKEN}", "mcp") as session:
+            names = await tool_names(session)
+            assert names >= READ_TOOLS
+            assert not names & CONTROL_TOOLS
+            stats = await call_ok(session, "stats_get_stats")
+            assert "start_time" in stats
+            message = await call_error(session, "crawler_engine_pause", {"spider": "demo"})
+            assert "read-only" in message
+            [service] = (await call_ok(session, "list_services"))["services"]
+            assert service["access"] == "read-only"
+
+        # The full token with --read-only: no control tools either.
+        async with mcp_server(
+            "--url", client.url, f"--token={client.token}", "mcp", "--", "--read-only"
+        ) as session:
+            names = await tool_names(session)
+            assert names >= READ_TOOLS
+            assert not names & CONTROL_TOOLS
+            assert (await call_ok(session, "list_services"))["read_only"] is True
+
+        # The same from the environment, as an MCP client's configuration may set it.
+        async with mcp_server(
+            "--url",
+            client.url,
+            f"--token={client.token}",
+            "mcp",
+            env={"SCRAPY_WS_MCP_READ_ONLY": "1"},
+        ) as session:
+            names = await tool_names(session)
+            assert "stats_get_stats" in names
+            assert not names & CONTROL_TOOLS
+
+        # The crawl was never paused nor stopped.
+        assert not await anyio.to_thread.run_sync(
+            client.call, "crawler/engine", "is_paused", "demo"
+        )
+        assert crawl.proc.poll() is None
+
+
+async def test_discovery_files_attach_without_flags(webservice_crawl, mcp_server):
+    crawl = webservice_crawl(products=600, delay=0.3)
+    with anyio.fail_after(TEST_TIMEOUT):
+        client = await started(crawl)
+        async with mcp_server("mcp", "--", "--discovery-dir", str(crawl.discovery)) as session:
+            tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+            # The discovery file holds the full token.
+            assert set(tools) >= READ_TOOLS | CONTROL_TOOLS
+            assert "service" in tools["crawler_engine_pause"].input_schema["properties"]
+            [service] = (await call_ok(session, "list_services"))["services"]
+            assert service["url"] == client.url
+            assert service["access"] == "control"
+            assert service["pid"] == crawl.proc.pid
+            # The service by its process id, or found alone.
+            assert await call_ok(
+                session, "get_crawler_engine_open_spiders", {"service": crawl.proc.pid}
+            ) == ["demo"]
+            message = await call_error(session, "stats_get_stats", {"service": "127.0.0.1:1"})
+            assert "No attached web service" in message
+
+            # Live numbers as MCP resources too.
+            resources = {str(r.uri) for r in (await session.list_resources()).resources}
+            address = client.url.split("//", 1)[1].rstrip("/")
+            stats_uri = f"scrapy-webservice://{address}/stats"
+            assert stats_uri in resources
+            assert f"scrapy-webservice://{address}/rates" in resources
+            contents = (await session.read_resource(stats_uri)).contents
+            assert "start_time" in json.loads(contents[0].text)
+
+            # The crawl ends (its discovery file goes): no service offers the tools.
+            await call_ok(session, "crawler_engine_close_spider", {"spider": "demo"})
+            assert await anyio.to_thread.run_sync(crawl.wait, 60) == 0
+            result = await session.call_tool("stats_get_stats", {})
+            assert result.is_error
+            assert "may have ended" in text_of(result)
