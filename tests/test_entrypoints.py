@@ -113,6 +113,9 @@ def test_plugins_add_scrapy_ws_commands(plugin_python):
     ran = scrapy_ws("--url", "http://127.0.0.1:1/", "--json", "good-cmd", "a", "--flag")
     assert ran.returncode == 5, ran.stderr
     assert ran.stdout.strip() == "good-cmd argv=['a', '--flag'] url=http://127.0.0.1:1/ json=True"
+    options_first = scrapy_ws("good-cmd", "--help", "-x")
+    assert options_first.returncode == 5, options_first.stderr
+    assert "argv=['--help', '-x']" in options_first.stdout
     assert "good-cmd - from scrapy-webservice-testgood" in scrapy_ws("help").stdout
     broken = scrapy_ws("broken-cmd")
     assert broken.returncode == 1

@@ -15,7 +15,7 @@ import pytest_twisted
 from scrapy.settings import Settings
 
 from scrapy_webservice import JsonResource, hookimpl
-from scrapy_webservice.plugins import ENV_DISABLE, Plugins
+from scrapy_webservice.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD, Plugins
 from scrapy_webservice.settings import WebServiceConfig
 from scrapy_webservice.testing import ServedService
 
@@ -255,6 +255,8 @@ def test_disable_and_only(monkeypatch, tmp_path, settings, environ, loaded):
         if key in settings:
             settings[key] = [f"plug_{n}" for n in settings[key]]
     environ = {k: ", ".join(f"plug_{n.strip()}" for n in v.split(",")) for k, v in environ.items()}
+    # Only these two modules: what is installed on the machine must not leak in.
+    environ[ENV_NO_AUTOLOAD] = "1"
     plugins = Plugins.from_config(WebServiceConfig.from_settings(Settings(settings)), environ)
     assert list(plugins.loaded) == [f"plug_{n}" for n in loaded]
 

@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,8 +67,10 @@ def test_tokens_are_compared_in_constant_time(monkeypatch):
 
 
 def test_generated_tokens_are_long_and_unique():
-    tokens = {generate_token() for _ in range(50)}
-    assert len(tokens) == 50
+    tokens = {generate_token() for _ in range(500)}
+    assert len(tokens) == 500
+    # About one in 64 would start with "-", which a command line takes for an option.
+    assert not [t for t in tokens if t.startswith("-")]
     assert all(len(t) >= 40 for t in tokens)
 
 
@@ -92,6 +95,17 @@ def test_origin_rules():
     assert origin_allowed(b"http://127.0.0.1:6080", b"127.0.0.1:6080", [])
     assert not origin_allowed(b"http://evil.example", b"127.0.0.1:6080", [])
     assert origin_allowed(b"https://ui.example", b"127.0.0.1:6080", ["https://ui.example"])
+
+
+def test_discovery_dir_without_xdg_runtime_dir(monkeypatch, tmp_path):
+    from scrapy_webservice.security import default_discovery_dir
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert default_discovery_dir() == tmp_path / "scrapy-webservice"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    session = Path(f"/run/user/{os.getuid()}")
+    expected = session if session.is_dir() else Path(f"/tmp/runtime-{os.getuid()}")
+    assert default_discovery_dir() == expected / "scrapy-webservice"
 
 
 def test_discovery_file_is_private_and_removed(tmp_path):

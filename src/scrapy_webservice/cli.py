@@ -339,8 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     completion.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     for name, entry_point in plugin_commands().items():
         origin = entry_point.dist.name if entry_point.dist else entry_point.value
+        # No option of its own ("\0"): everything after the name is the plugin's,
+        # "--help" and "--read-only" included.
         command = sub.add_parser(
-            name, help=f"(from {origin}) see scrapy-ws {name} --help", add_help=False
+            name,
+            help=f"(from {origin}) see scrapy-ws {name} --help",
+            add_help=False,
+            prefix_chars="\0",
         )
         command.add_argument("plugin_argv", nargs=argparse.REMAINDER)
     return parser

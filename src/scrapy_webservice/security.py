@@ -45,8 +45,15 @@ class Access(enum.IntEnum):
 
 
 def generate_token() -> str:
-    """A fresh random token: 256 bits, URL-safe."""
-    return secrets.token_urlsafe(32)
+    """A fresh random token: 256 bits, URL-safe, never starting with ``-``.
+
+    A leading ``-`` would make ``scrapy-ws --token TOKEN`` read the token
+    as an option.
+    """
+    while True:
+        token = secrets.token_urlsafe(32)
+        if not token.startswith("-"):
+            return token
 
 
 class TokenChecker:
@@ -127,11 +134,18 @@ def origin_allowed(origin: bytes, host_header: bytes | None, cors_origins: Itera
 def default_discovery_dir() -> Path:
     """Where discovery files live: the per-user runtime directory.
 
-    Without ``XDG_RUNTIME_DIR`` platformdirs falls back to ``/tmp/runtime-<uid>``
-    and warns; that directory is fine here, because the discovery file is
-    only written to a directory that is ours and 0700, so the warning is
-    noise on every ``scrapy-ws`` run and is silenced.
+    Without ``XDG_RUNTIME_DIR`` (cron, an MCP client's trimmed environment)
+    the login session's ``/run/user/<uid>`` is still this user's runtime
+    directory when it exists, so a crawl and a ``scrapy-ws`` started from
+    different environments find each other. Failing that, platformdirs
+    falls back to ``/tmp/runtime-<uid>`` and warns; that directory is fine
+    here (the discovery file is only written to a directory that is ours and
+    0700), so the warning is silenced.
     """
+    if not os.environ.get("XDG_RUNTIME_DIR") and hasattr(os, "getuid"):
+        session = Path(f"/run/user/{os.getuid()}")
+        if session.is_dir() and session.stat().st_uid == os.getuid():
+            return session / DISCOVERY_APP_NAME
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return Path(platformdirs.user_runtime_dir(DISCOVERY_APP_NAME))
