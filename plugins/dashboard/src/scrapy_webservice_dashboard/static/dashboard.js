@@ -157,6 +157,7 @@
   function stop() {
     clearTimeout(timer);
     timer = null;
+    again = false;
   }
 
   async function refresh() {
