@@ -367,3 +367,14 @@ async def test_raw_bodies_are_sent_as_they_are_behind_the_token(serve):
     assert reply.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     assert reply.headers["cache-control"] == "no-store"
     assert (await served.get("text", token=None)).status == 401
+
+
+@pytest_twisted.ensureDeferred
+async def test_methods_of_builtin_values_are_not_callable(serve):
+    served = start(serve)
+    # GET crawler/engine/open_spiders is a list: its list methods are no API.
+    for method, params in (("append", ["x"]), ("clear", []), ("copy", [])):
+        reply = await served.rpc("crawler/engine/open_spiders", method, params)
+        assert reply.json["error"]["code"] == -32601, method
+    extensions = await served.rpc("crawler/extensions", "clear", [])
+    assert extensions.json["error"]["code"] == -32601

@@ -378,3 +378,11 @@ def test_a_failing_method_lookup_fails_only_its_own_call():
     )
     assert answer[0]["error"]["code"] == -32603
     assert answer[1]["result"] == 2
+
+
+def test_rpc_discover_says_null_for_none_results():
+    def nothing() -> None:
+        """Returns nothing."""
+
+    [method] = jsonrpc.discover([Method("nothing", nothing)], title="t")["methods"]
+    assert method["result"]["schema"] == {"type": "null"}

@@ -95,6 +95,9 @@ def test_origin_rules():
     assert origin_allowed(b"http://127.0.0.1:6080", b"127.0.0.1:6080", [])
     assert not origin_allowed(b"http://evil.example", b"127.0.0.1:6080", [])
     assert origin_allowed(b"https://ui.example", b"127.0.0.1:6080", ["https://ui.example"])
+    # With TLS, the service's own pages send an https origin.
+    assert origin_allowed(b"https://127.0.0.1:6080", b"127.0.0.1:6080", [], scheme="https")
+    assert not origin_allowed(b"http://127.0.0.1:6080", b"127.0.0.1:6080", [], scheme="https")
 
 
 def test_discovery_dir_without_xdg_runtime_dir(monkeypatch, tmp_path):

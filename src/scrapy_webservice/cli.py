@@ -98,7 +98,7 @@ def cmd_pause(client: WebServiceClient, args: argparse.Namespace, out: Output) -
     deadline = time.monotonic() + args.wait_timeout
     while args.wait and state["state"] == "pausing":
         if time.monotonic() > deadline:
-            raise WebServiceError(
+            raise CommandFailed(
                 f"{args.spider} still has {state['in_flight']} requests in flight after"
                 f" {args.wait_timeout:g} s; it stays paused"
             )
@@ -238,6 +238,10 @@ COMMANDS: dict[str, tuple[Command, Arguments]] = {
 
 class UsageError(Exception):
     """A command line that parses but makes no sense (exit code 2)."""
+
+
+class CommandFailed(Exception):
+    """The service answered, but the command did not get what it asked for (exit code 1)."""
 
 
 def list_plugins(as_json: bool, out: Any = None) -> int:
@@ -413,6 +417,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"scrapy-ws: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except CommandFailed as exc:
+        print(f"scrapy-ws: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except JsonRpcError as exc:
         print(f"scrapy-ws: error {exc.code}: {exc.message}", file=sys.stderr)
         return EXIT_NOT_FOUND if exc.code in _NOT_FOUND_CODES else EXIT_ERROR

@@ -384,6 +384,8 @@ def _json_type(py_type: type) -> str:
 def _schema(annotation: Any) -> dict[str, Any]:
     """A JSON Schema for an annotation; ``{}`` (anything) when it is not simple."""
     names = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
+    if annotation is None:  # "-> None" evaluates to None, not NoneType
+        annotation = type(None)
     if annotation in names:
         return {"type": names[annotation]}
     origin = typing.get_origin(annotation)

@@ -330,6 +330,10 @@ class _MethodTable(Mapping[str, jsonrpc.Method]):
         func = getattr(self.target, name, None)
         if func is None or not callable(func) or inspect.isclass(func):
             raise KeyError(name)
+        if inspect.isroutine(func) and not (inspect.isfunction(func) or inspect.ismethod(func)):
+            # Methods of built-in types (``list.append`` under ``open_spiders``,
+            # ``dict.clear`` under ``extensions``): data, not an API.
+            raise KeyError(name)
         marked = getattr(func, "__webservice_readonly__", None)
         readonly_ = name in self.resource.readonly_methods if marked is None else bool(marked)
         return jsonrpc.Method(name, func, readonly=readonly_)

@@ -118,15 +118,24 @@ def host_allowed(host_header: bytes | None, allowed: Iterable[str]) -> bool:
     return "*" in allowed_names or name in allowed_names
 
 
-def origin_allowed(origin: bytes, host_header: bytes | None, cors_origins: Iterable[str]) -> bool:
-    """Whether a browser's ``Origin`` may talk to us: same origin, or configured."""
+def origin_allowed(
+    origin: bytes,
+    host_header: bytes | None,
+    cors_origins: Iterable[str],
+    scheme: str = "http",
+) -> bool:
+    """Whether a browser's ``Origin`` may talk to us: same origin, or configured.
+
+    Same origin means the scheme the service speaks (``https`` with TLS)
+    and the ``Host`` the browser sent.
+    """
     try:
         origin_text = origin.decode("ascii").rstrip("/").lower()
     except UnicodeDecodeError:
         return False
     if host_header:
         with contextlib.suppress(UnicodeDecodeError):
-            if origin_text == "http://" + host_header.decode("ascii").lower():
+            if origin_text == f"{scheme}://" + host_header.decode("ascii").lower():
                 return True
     return any(origin_text == o.rstrip("/").lower() or o == "*" for o in cors_origins)
 

@@ -130,7 +130,9 @@ class WebServiceSite(Site):
             return ErrorResource(403, "Host not allowed: add it to WEBSERVICE_ALLOWED_HOSTS")
         origin = request.getHeader(b"origin")
         if origin is not None:
-            if not origin_allowed(origin, request.getHeader(b"host"), self.config.cors_origins):
+            scheme = "https" if self.config.tls_certificate else "http"
+            host = request.getHeader(b"host")
+            if not origin_allowed(origin, host, self.config.cors_origins, scheme):
                 return ErrorResource(403, "Origin not allowed: add it to WEBSERVICE_CORS_ORIGINS")
             self._add_cors_headers(request, origin)
             if request.method == b"OPTIONS":

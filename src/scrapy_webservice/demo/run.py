@@ -14,6 +14,8 @@ from .spiders import DemoSpider
 def demo_settings(slow: bool, port: Any = None) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "ADDONS": {"scrapy_webservice.Addon": 0},
+        # So that "scrapy-ws list-available" has spiders to list.
+        "SPIDER_MODULES": ["scrapy_webservice.demo.spiders"],
         "LOG_LEVEL": "INFO",
         "ROBOTSTXT_OBEY": False,
         "TELNETCONSOLE_ENABLED": False,
