@@ -10,6 +10,7 @@ methods and gets back the response text.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -306,6 +307,23 @@ def _safe_id(request: Any) -> Any:
 
 
 def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
+    """The signature params are checked against, computed once per function.
+
+    Targets are often made per request (a facade over the live crawlers), so
+    their bound methods are new objects each time: the cache is keyed by the
+    underlying function, and a bound method drops its first parameter.
+    """
+    function = getattr(func, "__func__", None)
+    try:
+        if function is not None and inspect.ismethod(func):
+            return _bound_signature(function)
+        return _function_signature(func)
+    except TypeError:  # an unhashable callable object: no cache for it
+        return _function_signature.__wrapped__(func)
+
+
+@functools.lru_cache(maxsize=1024)
+def _function_signature(func: Callable[..., Any]) -> inspect.Signature | None:
     try:
         return inspect.signature(func, eval_str=True)
     except (TypeError, ValueError, NameError):
@@ -313,6 +331,14 @@ def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
             return inspect.signature(func)
         except (TypeError, ValueError):
             return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _bound_signature(function: Callable[..., Any]) -> inspect.Signature | None:
+    sig = _function_signature(function)
+    if sig is None or not sig.parameters:
+        return sig
+    return sig.replace(parameters=list(sig.parameters.values())[1:])
 
 
 _SIMPLE_TYPES: dict[Any, tuple[type, ...]] = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import hmac
 import json
 import os
@@ -114,8 +115,14 @@ def host_allowed(host_header: bytes | None, allowed: Iterable[str]) -> bool:
         name = split_host(host_header.decode("ascii"))
     except UnicodeDecodeError:
         return False
-    allowed_names = {split_host(a) if a != "*" else "*" for a in allowed}
+    allowed_names = _host_names(tuple(allowed))
     return "*" in allowed_names or name in allowed_names
+
+
+@functools.lru_cache(maxsize=64)
+def _host_names(allowed: tuple[str, ...]) -> frozenset[str]:
+    """The allowed names, normalised once (this runs on every request)."""
+    return frozenset(split_host(a) if a != "*" else "*" for a in allowed)
 
 
 def origin_allowed(

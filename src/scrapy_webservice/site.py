@@ -43,6 +43,12 @@ class WebServiceRequest(Request):
     webservice_access: Access = Access.NONE
     _received: int = 0
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Bodies are JSON, never forms: skip Twisted's form parsing, which
+        # reads the Content-Type of every POST with the email package.
+        self._parsePOSTFormSubmission = False
+
     def _limit(self) -> int:
         site = getattr(self.channel, "site", None)
         return getattr(site, "max_request_size", 1024 * 1024)
@@ -175,6 +181,8 @@ class WebServiceSite(Site):
     def log(self, request: Any) -> None:
         if self.logPath:
             super().log(request)
+            return
+        if not access_logger.isEnabledFor(logging.DEBUG):
             return
         access_logger.debug(
             '%s "%s %s" %s',
