@@ -217,3 +217,49 @@ def test_unreachable_service_raises_a_clear_error():
     client = WebServiceClient(f"http://127.0.0.1:{port}/", "t")
     with pytest.raises(WebServiceError, match="cannot reach the web service"):
         next(client.events(timeout=5))
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_replay_bigger_than_the_slow_client_budget_is_sent_whole(serve):
+    served = serve(WEBSERVICE_EVENTS_MAX_BUFFER=16 * 1024)
+    for n in range(150):
+        served.service.events.publish("log", spider="demo", message="x" * 2000, n=n)
+    events = await read(served, 150, last_event_id=0)
+    assert [e.data["n"] for e in events] == list(range(150))
+    await until(lambda: subscribers(served) == 0)
+    assert served.service.root.children[b"events"].streams == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_event_that_is_not_json_is_left_out_for_everyone_else_too(serve, caplog):
+    served = serve()
+    got = read(served, 2)
+    await until(lambda: subscribers(served) == 1)
+    bus = served.service.events
+    bus.publish("rates", spider="demo", n=1)
+    bus.publish("custom", spider="demo", value=object())
+    bus.publish("rates", spider="demo", n=2)
+    assert [e.data["n"] for e in await got] == [1, 2]
+    assert "left out: not JSON" in caplog.text
+
+
+def stream_then_wait_for_close(port: int, token: str) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        headers = f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        sock.sendall(f"GET /events HTTP/1.1\r\n{headers}\r\n".encode())
+        received = b""
+        while chunk := sock.recv(4096):
+            received += chunk
+        return received
+
+
+@pytest_twisted.ensureDeferred
+async def test_stopping_the_service_closes_stream_connections(serve):
+    served = serve()
+    port = served.service.port.getHost().port
+    reader = threads.deferToThread(stream_then_wait_for_close, port, served.token)
+    await until(lambda: subscribers(served) == 1)
+    await served.service.stop()
+    received = await reader  # the server closed the connection: recv() returned b""
+    assert received.startswith(b"HTTP/1.1 200 OK")
+    assert served.service.events.closed

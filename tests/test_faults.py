@@ -157,3 +157,37 @@ async def test_a_client_leaving_mid_request_cancels_the_work_quietly(serve, capl
     assert Slow.answered == ["cancelled"]
     assert "ERROR" not in [record.levelname for record in caplog.records]
     assert (await served.get("slow")).json == {"late": True}
+
+
+class OwnCancel(JsonResource):
+    """Fails with a CancelledError of its own (an inner Deferred was cancelled)."""
+
+    ws_name = "owncancel"
+
+    def render_GET(self, txrequest):
+        d = defer.Deferred()
+        reactor.callLater(0.01, d.cancel)
+        return d
+
+
+class FallbackOnCancel(JsonResource):
+    """On cancellation, answers a fallback value instead of failing."""
+
+    ws_name = "fallback"
+
+    def render_GET(self, txrequest):
+        d = defer.Deferred(lambda d: d.callback({"fallback": True}))
+        return d
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_way_a_slow_resource_ends_gets_an_answer(serve):
+    served = serve(
+        WEBSERVICE_RESOURCES={OwnCancel: 1, FallbackOnCancel: 2},
+        WEBSERVICE_RESPONSE_TIMEOUT=0.3,
+    )
+    own = await served.get("owncancel")
+    assert own.status == 500  # its own failure, not ours: answered, never left hanging
+    assert own.json["error"]["message"] == "Internal error: CancelledError"
+    fallback = await served.get("fallback")
+    assert fallback.status == 504  # it answered only because we cancelled it

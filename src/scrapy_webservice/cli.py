@@ -153,6 +153,14 @@ def cmd_call(client: WebServiceClient, args: argparse.Namespace, out: Output) ->
     out.json(client.call(args.path, args.method, *params, **named))
 
 
+def _interval(value: str) -> float:
+    """At least 0.1 s: watching must not keep the crawl's reactor busy."""
+    seconds = float(value)
+    if not seconds >= 0.1:
+        raise argparse.ArgumentTypeError(f"must be at least 0.1 seconds, got {value}")
+    return seconds
+
+
 def _json_or_text(value: str) -> Any:
     """A command-line value as JSON when it is JSON (``3``, ``true``, ``[1]``), else text."""
     try:
@@ -202,7 +210,12 @@ COMMANDS: dict[str, tuple[Command, Arguments]] = {
     "status": (cmd_status, [(("spider",), {"nargs": "?", "help": "only this spider"})]),
     "watch": (
         cmd_watch,
-        [(("--interval",), {"type": float, "default": 1.0, "help": "seconds between updates"})],
+        [
+            (
+                ("--interval",),
+                {"type": _interval, "default": 1.0, "help": "seconds between updates"},
+            )
+        ],
     ),
     "pause": (
         cmd_pause,

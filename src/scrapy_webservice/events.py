@@ -10,6 +10,7 @@ is dropped.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections import deque
@@ -48,8 +49,12 @@ class EventBus:
         self.history: deque[Event] = deque(maxlen=history)
         self._ids = itertools.count(1)
         self._publishing = False
+        self.closed = False
 
     def subscribe(self, subscriber: Subscriber) -> None:
+        if self.closed:
+            subscriber.close()
+            return
         self.subscribers.append(subscriber)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -70,6 +75,8 @@ class EventBus:
                 except Exception as exc:
                     self.unsubscribe(subscriber)
                     logger.warning("Event subscriber %r dropped: %r", subscriber, exc)
+                    with contextlib.suppress(Exception):
+                        subscriber.close()
             return event
         finally:
             self._publishing = False
@@ -79,7 +86,8 @@ class EventBus:
         return [event for event in self.history if event.id > last_id]
 
     def close(self) -> None:
-        """End every subscription (the service is stopping)."""
+        """End every subscription (the service is stopping); later ones end at once."""
+        self.closed = True
         subscribers, self.subscribers = self.subscribers, []
         for subscriber in subscribers:
             try:

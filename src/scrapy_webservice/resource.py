@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
@@ -25,6 +25,7 @@ from twisted.web.server import NOT_DONE_YET
 from . import jsonrpc
 from .encoding import dumps
 from .security import Access
+from .settings import DEFAULTS
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -262,7 +263,11 @@ class JsonResource(Resource):
         from twisted.internet import reactor
 
         ended: list[str] = []  # "gone" or "timeout", once
-        timeout = self.service.config.response_timeout if self.service is not None else 30.0
+        timeout = (
+            self.service.config.response_timeout
+            if self.service is not None
+            else DEFAULTS["WEBSERVICE_RESPONSE_TIMEOUT"]
+        )
 
         def stop(why: str) -> None:
             if not ended:
@@ -272,16 +277,13 @@ class JsonResource(Resource):
         timer = reactor.callLater(timeout, stop, "timeout")
         request.notifyFinish().addErrback(lambda _: stop("gone"))
 
-        def done(result: Any) -> None:
+        def answer(body: Callable[[], bytes]) -> None:
+            # What happened to the request decides, not how the work ended:
+            # a cancelled Deferred may still call back with a value.
             if timer.active():
                 timer.cancel()
-            if not ended:
-                request.write(self._encode(request, result))
-                request.finish()
-
-        def failed(failure: Failure) -> None:
-            if timer.active():
-                timer.cancel()
+            if ended == ["gone"]:
+                return
             if ended == ["timeout"]:
                 logger.warning(
                     "Web service resource %s gave no answer to %s within %g s",
@@ -289,19 +291,18 @@ class JsonResource(Resource):
                     request.uri.decode("utf-8", "replace"),
                     timeout,
                 )
-                request.write(
-                    write_error(
-                        request,
-                        504,
-                        f"No answer within {timeout:g} s (WEBSERVICE_RESPONSE_TIMEOUT)",
-                    )
-                )
-                request.finish()
-                return
-            if ended or failure.check(CancelledError):
-                return
-            request.write(self._error(request, failure.value))
+                message = f"No answer within {timeout:g} s (WEBSERVICE_RESPONSE_TIMEOUT)"
+                request.write(write_error(request, 504, message))
+            else:
+                request.write(body())
             request.finish()
+
+        def done(result: Any) -> None:
+            answer(lambda: self._encode(request, result))
+
+        def failed(failure: Failure) -> None:
+            # A CancelledError we did not cause is the resource's own failure: a 500.
+            answer(lambda: self._error(request, failure.value))
 
         d.addCallbacks(done, failed)
         return NOT_DONE_YET

@@ -68,6 +68,7 @@ class Service:
         self.failed = False
         #: Unix time the service started listening, for uptime.
         self.started_at: float | None = None
+        self._shutdown_trigger: Any = None
         #: What happened to the crawls, for ``/events`` and plugins.
         self.events = EventBus()
         #: Rates and pause state of each running crawler.
@@ -262,7 +263,7 @@ class Service:
             from twisted.internet import reactor
 
             # Also when the reactor stops without engine_stopped (Ctrl-C twice).
-            reactor.addSystemEventTrigger(
+            self._shutdown_trigger = reactor.addSystemEventTrigger(
                 "before", "shutdown", remove_discovery_file, self.discovery_path
             )
         except OSError as exc:
@@ -284,6 +285,12 @@ class Service:
         if self.discovery_path is not None:
             remove_discovery_file(self.discovery_path)
             self.discovery_path = None
+        if self._shutdown_trigger is not None:
+            from twisted.internet import reactor
+
+            # One trigger per service would pile up in a process that runs crawls in turn.
+            reactor.removeSystemEventTrigger(self._shutdown_trigger)
+            self._shutdown_trigger = None
         port, self.port = self.port, None
         global _process_service
         if _process_service is self:

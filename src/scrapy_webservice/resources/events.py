@@ -25,7 +25,6 @@ from zope.interface import implementer
 from ..resource import JsonResource, write_error
 
 if TYPE_CHECKING:
-    from twisted.python.failure import Failure
     from twisted.web.server import Request
 
     from ..events import Event, EventBus
@@ -70,10 +69,22 @@ class EventStream:
         return self.spiders is None or spider is None or spider in self.spiders
 
     def send(self, event: Event) -> None:
-        if self.closed or not self.wants(event):
+        if self.closed:
             return
-        data = self.encode(event.data)
-        self.write(f"id: {event.id}\nevent: {event.name}\ndata: {data}\n\n".encode())
+        frame = self.frame(event)
+        if frame is not None:
+            self.write(frame)
+
+    def frame(self, event: Event) -> bytes | None:
+        """The SSE frame of ``event`` for this client; ``None`` if filtered out or not JSON."""
+        if not self.wants(event):
+            return None
+        try:
+            data = self.encode(event)
+        except Exception as exc:  # a plugin's event that its json_default cannot encode
+            logger.warning("Event %s %r left out: not JSON (%r)", event.id, event.name, exc)
+            return None
+        return f"id: {event.id}\nevent: {event.name}\ndata: {data}\n\n".encode()
 
     def comment(self, text: str) -> None:
         if not self.closed:
@@ -116,12 +127,19 @@ class EventStream:
             abort()
 
     def close(self) -> None:
-        """End the stream normally (the service is stopping)."""
+        """End the stream and its connection (the service is stopping).
+
+        The connection is closed too: left open for another request, it
+        would reach the stopped service's site.
+        """
         if self.closed:
             return
         self._closed()
+        channel = self.request.channel  # finish() lets go of it
         self.request.unregisterProducer()
         self.request.finish()
+        if channel is not None:
+            channel.loseConnection()
 
     def _closed(self) -> None:
         if self.closed:
@@ -142,6 +160,7 @@ class EventsResource(JsonResource):
         super().__init__(crawler)
         self.streams: list[EventStream] = []
         self._keepalive = LoopingCall(self._ping)
+        self._encoded: tuple[int, str] = (0, "")
 
     def allowed_methods(self) -> list[str]:
         return ["GET"]
@@ -151,6 +170,8 @@ class EventsResource(JsonResource):
             return super().render(request)
         assert self.service is not None, "mounted resources have a service"
         config = self.service.config
+        if self.service.events.closed:
+            return write_error(request, 503, "The web service is stopping")
         if len(self.streams) >= config.events_max_clients:
             request.setHeader(b"Retry-After", b"10")
             return write_error(
@@ -164,7 +185,7 @@ class EventsResource(JsonResource):
             max_buffer=config.events_max_buffer,
             spiders=_arg_set(request, b"spider"),
             names=_arg_set(request, b"events"),
-            encode=self.service.dumps,
+            encode=self._encode_event,
         )
         self._open(stream, self.service.events, _last_event_id(request))
         return NOT_DONE_YET
@@ -174,19 +195,8 @@ class EventsResource(JsonResource):
         request.setHeader(b"Content-Type", b"text/event-stream; charset=utf-8")
         request.setHeader(b"Cache-Control", b"no-store")
         request.setHeader(b"X-Accel-Buffering", b"no")
-        # The site's idle timeout counts only what the client sends: an
-        # event stream's client sends nothing, and must not be cut for it.
-        channel = getattr(request, "channel", None)
-        if channel is not None:
-            channel.setTimeout(None)
-        request.registerProducer(stream, True)
-        # The first chunk sends the headers, so the client knows it is connected.
-        request.write(f"retry: {RETRY_MS}\n: connected\n\n".encode())
-        if last_id is not None:
-            for event in bus.since(last_id):
-                stream.send(event)
-        self.streams.append(stream)
-        bus.subscribe(stream)
+        # (Twisted stops the channel's idle timeout while a request is being
+        # answered, so a quiet client is not cut off; keep-alives find gone ones.)
 
         def forget(_: EventStream) -> None:
             bus.unsubscribe(stream)
@@ -195,13 +205,28 @@ class EventsResource(JsonResource):
             if not self.streams and self._keepalive.running:
                 self._keepalive.stop()
 
-        def gone(_: Failure | None) -> None:
-            stream._closed()
-
+        # Registered before anything is written, so that a stream closed at
+        # any point below is forgotten.
         stream.on_close.append(forget)
-        request.notifyFinish().addBoth(gone)
-        if not self._keepalive.running:
+        request.notifyFinish().addBoth(lambda _: stream._closed())
+        self.streams.append(stream)
+        bus.subscribe(stream)
+        request.registerProducer(stream, True)
+        # The first chunk sends the headers, so the client knows it is connected;
+        # the replay goes with it in one write, outside the slow-client budget.
+        frames = [f"retry: {RETRY_MS}\n: connected\n\n".encode()]
+        if last_id is not None:
+            frames += [f for e in bus.since(last_id) if (f := stream.frame(e)) is not None]
+        request.write(b"".join(frames))
+        if not self._keepalive.running and not stream.closed:
             self._keepalive.start(KEEPALIVE, now=False)
+
+    def _encode_event(self, event: Event) -> str:
+        """An event's JSON, encoded once for all the streams it goes to."""
+        if self._encoded[0] != event.id:
+            assert self.service is not None
+            self._encoded = (event.id, self.service.dumps(event.data))
+        return self._encoded[1]
 
     def _ping(self) -> None:
         for stream in list(self.streams):
