@@ -185,3 +185,14 @@ def profile_report(stats: Any, title: str, count: int, unit: str, top: int = 30)
             f"{cumulative:9.3f} s {cumulative / count * 1e6:9.2f} {calls / count:11.2f}  {name}"
         )
     return "\n".join(out) + "\n"
+
+
+def add_profile_options(parser: Any, choices: Iterable[str], missed_help: str) -> None:
+    """``--profile CHOICE`` (repeatable) and ``--profile-missed``, shared by the scripts."""
+    parser.add_argument(
+        "--profile",
+        action="append",
+        choices=list(choices),
+        help="after the rounds, run this once more under cProfile (repeatable)",
+    )
+    parser.add_argument("--profile-missed", action="store_true", help=missed_help)

@@ -46,6 +46,7 @@ from benchlib import (
     HERE,
     RESULTS,
     ROOT,
+    add_profile_options,
     machine_line,
     median,
     profile_report,
@@ -351,16 +352,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--products", type=int, default=2000)
-    parser.add_argument(
-        "--profile",
-        action="append",
-        choices=CONFIGS,
-        help="after the rounds, crawl once more in this configuration under cProfile",
-    )
-    parser.add_argument(
-        "--profile-missed",
-        action="store_true",
-        help="profile the idle and polled crawls if the throughput goal was missed",
+    add_profile_options(
+        parser, CONFIGS, "profile the idle and polled crawls if the throughput goal was missed"
     )
     args = parser.parse_args()
     started = time.monotonic()

@@ -43,6 +43,7 @@ from benchlib import (
     REALISTIC_STATS,
     RESULTS,
     ROOT,
+    add_profile_options,
     machine_line,
     median,
     profile_report,
@@ -409,17 +410,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0, help="per wrk run")
     parser.add_argument("--connections", type=int, default=10)
-    parser.add_argument(
-        "--profile",
-        action="append",
-        choices=TARGETS,
-        help="after the rounds, run this target once more under cProfile (repeatable)",
-    )
-    parser.add_argument(
-        "--profile-missed",
-        action="store_true",
-        help="profile the targets of each goal the rounds missed",
-    )
+    add_profile_options(parser, TARGETS, "profile the targets of each goal the rounds missed")
     args = parser.parse_args()
     wrk_path()
 
