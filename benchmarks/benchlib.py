@@ -109,14 +109,14 @@ def machine_line(info: dict[str, Any]) -> str:
     )
 
 
-def write_results(name: str, data: dict[str, Any]) -> Path:
-    """``results/<name>.json``, with the machine it ran on."""
+def write_results(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Write ``results/<name>.json``, with the machine it ran on; returns what was written."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     payload = {"benchmark": name, "machine": machine(), **data}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"results: {path.relative_to(ROOT)}")
-    return path
+    return payload
 
 
 def read_results(name: str) -> dict[str, Any] | None:

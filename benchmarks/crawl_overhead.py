@@ -424,8 +424,8 @@ def main() -> None:
         f" polled {added['polled_peak']:+.2f} MiB"
         f" (goal < {GOAL_RSS_MIB:.0f} MiB: {verdict(goals['rss_added_mib']['met'])})"
     )
-    path = write_results(NAME, result)
-    plot(result, machine_line(json.loads(path.read_text())["machine"]))
+    written = write_results(NAME, result)
+    plot(result, machine_line(written["machine"]))
 
 
 if __name__ == "__main__":

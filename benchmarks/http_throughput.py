@@ -458,8 +458,8 @@ def main() -> None:
         f"from CPU per request: service GET / bare GET {cpu['service_get_vs_bare_get']:.2f},"
         f" service POST / service GET {cpu['service_post_vs_service_get']:.2f}"
     )
-    path = write_results(NAME, result)
-    plot(result, machine_line(json.loads(path.read_text())["machine"]))
+    written = write_results(NAME, result)
+    plot(result, machine_line(written["machine"]))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ to 10,000 against that from 100 to 1,000) and gives the ratio
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import timeit
@@ -267,8 +266,8 @@ def main() -> None:
         f" a tick {last['events_tick_ms']:.2f} ms each second"
         f" ({last['events_tick_ms'] / 10:.2f}% of the reactor)"
     )
-    path = write_results(NAME, result)
-    plot(result, machine_line(json.loads(path.read_text())["machine"]))
+    written = write_results(NAME, result)
+    plot(result, machine_line(written["machine"]))
 
 
 if __name__ == "__main__":
