@@ -38,6 +38,7 @@ __all__ = [
     "Sample",
     "crawl_state",
     "in_flight_requests",
+    "resume",
 ]
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,14 @@ def _slot(engine: Any) -> Any:
     # Scrapy keeps requests in flight in a private slot; read it here only,
     # and never expose the object itself to clients.
     return getattr(engine, "_slot", None)
+
+
+def resume(engine: Any) -> None:
+    """Unpause, and fetch at once: Scrapy's engine would wait for its next heartbeat."""
+    engine.unpause()
+    slot = _slot(engine)
+    if slot is not None:
+        slot.nextcall.schedule()
 
 
 def in_flight_requests(engine: Any) -> list[Request]:

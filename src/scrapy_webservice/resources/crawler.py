@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.utils.defer import deferred_from_coro
 
-from ..monitor import in_flight_requests
+from ..monitor import in_flight_requests, resume
 from ..resource import JsonRpcResource, control, readonly
 
 if TYPE_CHECKING:
@@ -67,11 +67,7 @@ class EngineFacade:
     def unpause(self, spider: str) -> dict[str, Any]:
         """Let a paused spider fetch again, at once rather than at its next heartbeat."""
         crawler = self._service.crawler_for(spider)
-        engine = crawler.engine
-        engine.unpause()
-        slot = getattr(engine, "_slot", None)
-        if slot is not None:
-            slot.nextcall.schedule()
+        resume(crawler.engine)
         return self._state_answer(crawler)
 
     @readonly
