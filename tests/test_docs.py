@@ -57,7 +57,7 @@ import pytest
 import pytest_twisted
 
 from scrapy_webservice import cli, hookspecs
-from scrapy_webservice.settings import DEFAULTS
+from scrapy_webservice.settings import DEFAULTS, SETTINGS, markdown_table
 
 ROOT = Path(__file__).parent.parent
 DOCS = ROOT / "docs"
@@ -527,15 +527,18 @@ def test_live_examples(webservice_crawl, modules_dir, runtime_dir, monkeypatch):
 # -- tables and references ------------------------------------------------------------------
 
 SETTING_ROW = re.compile(r"^\| `(WEBSERVICE_[A-Z_]+)` \| (.+?) \| .+ \|$", re.M)
-#: Settings whose default the tables describe in words rather than as a value.
-DEFAULTS_IN_WORDS = {"WEBSERVICE_RESOURCES_BASE"}
+TABLE_HEADER = "| setting | default | meaning |"
 
 
-def settings_table(path: Path) -> dict[str, str]:
-    rows = SETTING_ROW.findall(path.read_text())
-    names = [name for name, _ in rows]
-    assert len(names) == len(set(names)), f"{path.name}: a setting listed twice"
-    return dict(rows)
+def settings_table_text(path: Path) -> str:
+    """The settings table of a page: its header line and the table lines after it."""
+    lines = path.read_text().splitlines()
+    assert lines.count(TABLE_HEADER) == 1, f"{path.name}: one settings table"
+    start = lines.index(TABLE_HEADER)
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    return "\n".join(lines[start:end]) + "\n"
 
 
 def settings_in_code() -> set[str]:
@@ -550,16 +553,23 @@ def test_every_setting_the_code_names_has_a_default():
 
 
 @pytest.mark.parametrize("path", [DOCS / "settings.md", ROOT / "README.md"], ids=lambda p: p.name)
-def test_settings_table_matches_the_defaults(path):
-    """The settings page has the one full table; the README's short one must agree."""
-    table = settings_table(path)
-    assert set(table) == set(DEFAULTS)
-    for name, cell in table.items():
-        literal = re.fullmatch(r"`(.*)`", cell)
-        if literal is None:
-            assert name in DEFAULTS_IN_WORDS, f"{name}: give the default as `value`"
+def test_settings_table_is_the_rendered_table(path):
+    """Both tables are made from the one table in the code; paste markdown_table() here."""
+    assert settings_table_text(path) == markdown_table()
+
+
+def test_rendered_table_gives_every_default():
+    """A default the table shows as a value is that value, as Python reads it."""
+    rows = dict(SETTING_ROW.findall(markdown_table()))
+    assert list(rows) == list(DEFAULTS)
+    for setting in SETTINGS:
+        cell = rows[setting.name]
+        if setting.default_doc is not None:
+            assert cell == setting.default_doc
             continue
-        assert ast.literal_eval(literal[1]) == DEFAULTS[name], f"{path.name}: {name}"
+        literal = re.fullmatch(r"`(.*)`", cell)
+        assert literal is not None, f"{setting.name}: give the default as `value`"
+        assert ast.literal_eval(literal[1]) == DEFAULTS[setting.name], setting.name
 
 
 def test_there_are_hooks():

@@ -15,7 +15,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 
 from .service import Service, process_service
-from .settings import WebServiceConfig
+from .settings import WebServiceConfig, warn_unknown_settings
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -38,6 +38,7 @@ class WebService:
 
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
+        warn_unknown_settings(settings, crawler)
         try:
             config = WebServiceConfig.from_settings(settings)
         except ValueError as exc:
