@@ -4,20 +4,38 @@ This module is pure: it imports nothing from Twisted or Scrapy, so the
 protocol can be read and tested on its own (``tests/test_jsonrpc.py`` runs
 every example of section 7 of https://www.jsonrpc.org/specification).
 Transport concerns (HTTP status, authentication, turning Deferreds into
-awaitables) belong to the caller, which hands :func:`handle` a table of
-methods and gets back the response text.
+awaitables) belong to the caller, which builds a :class:`Dispatcher` over a
+table of methods once and hands it request bodies, getting back the
+response text.
+
+Params are checked against each method's annotations before the call, and
+``rpc.discover`` describes them with JSON Schemas. Both come from one walk
+over the annotations (:func:`_compile`), so what is advertised is exactly
+what is checked.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
+import itertools
 import json
 import logging
+import math
 import traceback
 import types
 import typing
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    MutableMapping,
+    MutableSequence,
+    Sequence,
+)
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +48,7 @@ __all__ = [
     "NOT_FOUND",
     "PARSE_ERROR",
     "SERVER_ERROR",
+    "Dispatcher",
     "JsonRpcError",
     "Method",
     "discover",
@@ -61,6 +80,7 @@ _MESSAGES = {
 }
 
 _NO_ID = object()
+_NO_PARAMS: tuple[Any, ...] = ()
 
 
 class JsonRpcError(Exception):
@@ -108,6 +128,148 @@ def error_response(
     return {"jsonrpc": "2.0", "error": JsonRpcError(code, message, data).to_dict(), "id": id}
 
 
+# -- the dispatcher ----------------------------------------------------------------
+
+
+class Dispatcher:
+    """Answers JSON-RPC request bodies for one table of methods; build it once.
+
+    ``methods`` is either a mapping from names to :class:`Method` (looked up
+    with ``methods.get(name)`` at each call, so it may resolve them lazily)
+    or an iterable of them. Each method's params are compiled once, on first
+    use, from its annotations (cached by function, so bound methods made
+    afresh for each request share the work); the same compilation gives the
+    schemas of :meth:`describe`.
+    """
+
+    def __init__(
+        self,
+        methods: Mapping[str, Method] | Iterable[Method],
+        *,
+        title: str = "",
+        version: str = "0",
+    ) -> None:
+        if isinstance(methods, Mapping):
+            self.methods: Mapping[str, Method] = methods
+        else:
+            self.methods = {method.name: method for method in methods}
+        self.title = title
+        self.version = version
+        self._description: dict[str, Any] | None = None
+        self._discover = Method("rpc.discover", self.describe, readonly=True)
+
+    def lookup(self, name: str) -> Method | None:
+        """The method called ``name`` (``rpc.discover`` included), or None."""
+        if name == "rpc.discover":
+            return self._discover
+        return self.methods.get(name)
+
+    def describe(self) -> dict[str, Any]:
+        """Describe this resource's methods as an OpenRPC document.
+
+        The document is built on the first call and kept: build a new
+        dispatcher when the methods change. Do not modify it.
+        """
+        if self._description is None:
+            self._description = _describe(self.methods.values(), self.title, self.version)
+        return self._description
+
+    def validate(
+        self,
+        method: str | Method,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raise ``JsonRpcError(INVALID_PARAMS)`` when the params do not fit ``method``.
+
+        ``args`` and ``kwargs`` are JSON-decoded values (an array is a list,
+        an object a dict). An unknown method name raises ``METHOD_NOT_FOUND``.
+        """
+        if isinstance(method, str):
+            found = self.lookup(method)
+            if found is None:
+                raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method!r}")
+            method = found
+        _check_params(method.func, args, {} if kwargs is None else kwargs)
+
+    def handle(
+        self,
+        body: bytes | str,
+        *,
+        allow_control: bool = True,
+        max_batch_size: int = 100,
+        debug: bool = False,
+        adapt_result: Callable[[Any], Any] | None = None,
+        audit: Callable[[Method, Any], None] | None = None,
+        dumps: Callable[[Any], str] = json.dumps,
+        map_error: Callable[[Exception], JsonRpcError | None] | None = None,
+    ) -> str | Awaitable[str | None] | None:
+        """Answer one request body; ``None`` means "send no body".
+
+        When no method called returns an awaitable (after ``adapt_result``),
+        the answer is returned at once, with no coroutine made; otherwise an
+        awaitable of the answer is returned (check with
+        :func:`inspect.isawaitable`). The calls of a batch run in order, one
+        after the other, even when one of them has to be awaited.
+
+        A batch whose members are all notifications, or a single notification,
+        gets no body, as the specification requires. ``adapt_result`` turns a
+        method's result into something awaitable when the caller's event loop
+        needs it (Twisted Deferreds under asyncio); ``audit`` is told about each
+        control call before it runs; ``map_error`` may turn an exception that a
+        method raised into the ``JsonRpcError`` to answer with (``None``: an
+        internal error, ``-32603``, logged). Each response is encoded with
+        ``dumps`` on its own, so a result that cannot be encoded becomes that
+        call's ``-32603`` instead of breaking the whole batch.
+        """
+        try:
+            payload = json.loads(body, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
+            return dumps(error_response(PARSE_ERROR, f"Parse error: {_short(exc)}"))
+        run = _Run(self, allow_control, debug, adapt_result, audit, dumps, map_error)
+        if not isinstance(payload, list):
+            answer = run.answer(payload)
+            return answer.finish() if type(answer) is _Pending else answer
+        if not payload:
+            return dumps(error_response(INVALID_REQUEST, "Invalid Request: empty batch"))
+        if len(payload) > max_batch_size:
+            return dumps(
+                error_response(
+                    INVALID_REQUEST,
+                    f"Invalid Request: batch of {len(payload)} calls is over the limit"
+                    f" of {max_batch_size}",
+                )
+            )
+        parts: list[str] = []
+        for index, item in enumerate(payload):
+            answer = run.answer(item)
+            if type(answer) is _Pending:
+                return _finish_batch(run, payload, index + 1, parts, answer)
+            if answer is not None:
+                parts.append(answer)
+        return _join(parts)
+
+
+async def _finish_batch(
+    run: _Run, payload: list[Any], start: int, parts: list[str], pending: _Pending
+) -> str | None:
+    """The rest of a batch once one of its calls has to be awaited."""
+    answer = await pending.finish()
+    if answer is not None:
+        parts.append(answer)
+    for item in itertools.islice(payload, start, None):
+        answer = run.answer(item)
+        if type(answer) is _Pending:
+            answer = await answer.finish()
+        if answer is not None:
+            parts.append(answer)
+    return _join(parts)
+
+
+def _join(parts: list[str]) -> str | None:
+    return "[" + ",".join(parts) + "]" if parts else None
+
+
 async def handle(
     body: bytes | str,
     methods: Mapping[str, Method],
@@ -120,37 +282,37 @@ async def handle(
     adapt_result: Callable[[Any], Any] | None = None,
     audit: Callable[[Method, Any], None] | None = None,
     dumps: Callable[[Any], str] = json.dumps,
+    map_error: Callable[[Exception], JsonRpcError | None] | None = None,
 ) -> str | None:
     """Answer one JSON-RPC request body; ``None`` means "send no body".
 
-    A batch whose members are all notifications, or a single notification,
-    gets no body, as the specification requires. ``adapt_result`` turns a
-    method's result into something awaitable when the caller's event loop
-    needs it (Twisted Deferreds under asyncio); ``audit`` is told about each
-    control call before it runs. Each response is encoded with ``dumps`` on
-    its own, so a result that cannot be encoded becomes that call's
-    ``-32603`` instead of breaking the whole batch.
+    A coroutine over a :class:`Dispatcher` made for this body alone; a
+    caller that answers many bodies for the same methods should keep a
+    dispatcher and call its :meth:`~Dispatcher.handle`, which answers
+    synchronous methods without a coroutine.
     """
-    try:
-        payload = json.loads(body, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:
-        return dumps(error_response(PARSE_ERROR, f"Parse error: {_short(exc)}"))
-    call = _Caller(methods, title, version, allow_control, debug, adapt_result, audit, dumps)
-    if isinstance(payload, list):
-        if not payload:
-            return dumps(error_response(INVALID_REQUEST, "Invalid Request: empty batch"))
-        if len(payload) > max_batch_size:
-            return dumps(
-                error_response(
-                    INVALID_REQUEST,
-                    f"Invalid Request: batch of {len(payload)} calls is over the limit"
-                    f" of {max_batch_size}",
-                )
-            )
-        answers = [await call(item) for item in payload]
-        parts = [a for a in answers if a is not None]
-        return "[" + ",".join(parts) + "]" if parts else None
-    return await call(payload)
+    answer = Dispatcher(methods, title=title, version=version).handle(
+        body,
+        allow_control=allow_control,
+        max_batch_size=max_batch_size,
+        debug=debug,
+        adapt_result=adapt_result,
+        audit=audit,
+        dumps=dumps,
+        map_error=map_error,
+    )
+    if inspect.isawaitable(answer):
+        return await answer
+    return typing.cast("str | None", answer)
+
+
+def discover(methods: Iterable[Method], *, title: str, version: str = "0") -> dict[str, Any]:
+    """An OpenRPC document describing ``methods``, what ``rpc.discover`` returns.
+
+    Each method carries ``x-readonly`` so that a client (the MCP plugin, a
+    dashboard) can offer control methods only to callers allowed to use them.
+    """
+    return _describe(methods, title, version)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -163,54 +325,54 @@ def _short(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-class _Caller:
-    """Runs one request object of a (possibly batched) body."""
+class _Run:
+    """The options of one :meth:`Dispatcher.handle`; answers its request objects."""
+
+    __slots__ = (
+        "adapt_result",
+        "allow_control",
+        "audit",
+        "debug",
+        "dispatcher",
+        "dumps",
+        "map_error",
+    )
 
     def __init__(
         self,
-        methods: Mapping[str, Method],
-        title: str,
-        version: str,
+        dispatcher: Dispatcher,
         allow_control: bool,
         debug: bool,
         adapt_result: Callable[[Any], Any] | None,
         audit: Callable[[Method, Any], None] | None,
         dumps: Callable[[Any], str],
+        map_error: Callable[[Exception], JsonRpcError | None] | None,
     ) -> None:
-        self.methods = methods
-        self.title = title
-        self.version = version
+        self.dispatcher = dispatcher
         self.allow_control = allow_control
         self.debug = debug
         self.adapt_result = adapt_result
         self.audit = audit
         self.dumps = dumps
+        self.map_error = map_error
 
-    async def __call__(self, request: Any) -> str | None:
+    def answer(self, request: Any) -> str | _Pending | None:
+        """The encoded response to one request object, or a call still to await."""
         try:
-            method, args, kwargs, request_id = self._validate(request)
+            method, args, kwargs, request_id = self._prepare(request)
         except _Silent:
             return None
         except JsonRpcError as exc:
-            return self.dumps({"jsonrpc": "2.0", "error": exc.to_dict(), "id": _safe_id(request)})
+            return self.error(exc, _safe_id(request))
         try:
-            result = await self._invoke(method, args, kwargs, request.get("params"))
+            result = self._start(method, args, kwargs, request)
         except JsonRpcError as exc:
-            if request_id is _NO_ID:
-                return None
-            return self.dumps({"jsonrpc": "2.0", "error": exc.to_dict(), "id": request_id})
-        if request_id is _NO_ID:
-            return None
-        try:
-            return self.dumps({"jsonrpc": "2.0", "result": result, "id": request_id})
-        except (TypeError, ValueError, RecursionError) as exc:
-            logger.error(
-                "JSON-RPC method %s returned a value that is not JSON: %s", method.name, exc
-            )
-            error = self._internal_error(exc, "the result could not be encoded as JSON")
-            return self.dumps({"jsonrpc": "2.0", "error": error.to_dict(), "id": request_id})
+            return None if request_id is _NO_ID else self.error(exc, request_id)
+        if inspect.isawaitable(result):
+            return _Pending(self, method, request_id, result)
+        return self.result(method, result, request_id)
 
-    def _validate(self, request: Any) -> tuple[Method, list[Any], dict[str, Any], Any]:
+    def _prepare(self, request: Any) -> tuple[Method, Sequence[Any], dict[str, Any], Any]:
         if not isinstance(request, dict):
             raise JsonRpcError(INVALID_REQUEST, "Invalid Request: expected an object")
         if request.get("jsonrpc") != "2.0":
@@ -223,37 +385,31 @@ class _Caller:
         name = request.get("method")
         if not isinstance(name, str):
             raise JsonRpcError(INVALID_REQUEST, 'Invalid Request: "method" must be a string')
-        params = request.get("params", [])
-        if isinstance(params, list):
-            args, kwargs = list(params), {}
+        params = request.get("params", _NO_PARAMS)
+        if params is _NO_PARAMS or isinstance(params, list):
+            args, kwargs = params, {}
         elif isinstance(params, dict):
-            args, kwargs = [], dict(params)
+            args, kwargs = (), params
         else:
             raise JsonRpcError(
                 INVALID_REQUEST, 'Invalid Request: "params" must be an array or object'
             )
-        if name == "rpc.discover":
-            method = Method("rpc.discover", self._discover, readonly=True)
-        else:
-            try:
-                method = self.methods.get(name)
-            except Exception as exc:  # a lookup that runs code (a descriptor) and fails
-                logger.exception("JSON-RPC method lookup of %r raised", name)
-                raise self._internal_error(exc) from exc
-            if method is None:
-                # A notification of an unknown method is still a notification.
-                if request_id is _NO_ID:
-                    raise _Silent
-                raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {name!r}")
+        try:
+            method = self.dispatcher.lookup(name)
+        except Exception as exc:  # a lookup that runs code (a descriptor) and fails
+            logger.exception("JSON-RPC method lookup of %r raised", name)
+            raise self.internal_error(exc) from exc
+        if method is None:
+            # A notification of an unknown method is still a notification.
+            if request_id is _NO_ID:
+                raise _Silent
+            raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {name!r}")
         return method, args, kwargs, request_id
 
-    def _discover(self) -> dict[str, Any]:
-        """Describe this resource's methods as an OpenRPC document."""
-        return discover(self.methods.values(), title=self.title, version=self.version)
-
-    async def _invoke(
-        self, method: Method, args: list[Any], kwargs: dict[str, Any], params: Any
+    def _start(
+        self, method: Method, args: Sequence[Any], kwargs: dict[str, Any], request: dict[str, Any]
     ) -> Any:
+        """Check and call ``method``; its result may still have to be awaited."""
         # Permission first: a read-only caller learns nothing about a control
         # method's params.
         if not method.readonly and not self.allow_control:
@@ -261,29 +417,90 @@ class _Caller:
                 FORBIDDEN,
                 f"Forbidden: {method.name!r} is a control method; this token is read-only",
             )
-        _check_params(method, args, kwargs)
+        _check_params(method.func, args, kwargs)
         if not method.readonly and self.audit is not None:
-            self.audit(method, params)
+            try:
+                self.audit(method, request.get("params"))
+            except Exception as exc:  # no record, no call
+                logger.exception("Auditing the JSON-RPC call %s failed", method.name)
+                raise self.internal_error(exc) from exc
         try:
             result = method.func(*args, **kwargs)
             if self.adapt_result is not None:
                 result = self.adapt_result(result)
-            if inspect.isawaitable(result):
-                result = await typing.cast(Awaitable[Any], result)
         except JsonRpcError:
             raise
         except Exception as exc:
-            logger.exception("JSON-RPC method %s raised", method.name)
-            raise self._internal_error(exc) from exc
+            raise self.failure(method, exc) from exc
         return result
 
-    def _internal_error(self, exc: BaseException, message: str | None = None) -> JsonRpcError:
+    def result(self, method: Method, result: Any, request_id: Any) -> str | None:
+        if request_id is _NO_ID:
+            return None
+        try:
+            return self.dumps({"jsonrpc": "2.0", "result": result, "id": request_id})
+        except Exception as exc:  # the caller's dumps may raise anything
+            logger.error(
+                "JSON-RPC method %s returned a value that is not JSON: %s", method.name, exc
+            )
+            error = self.internal_error(exc, "the result could not be encoded as JSON")
+            return self.error(error, request_id)
+
+    def error(self, exc: JsonRpcError, request_id: Any) -> str:
+        try:
+            return self.dumps({"jsonrpc": "2.0", "error": exc.to_dict(), "id": request_id})
+        except Exception as encoding_error:  # an application error with odd data
+            logger.error("JSON-RPC error %r could not be encoded: %s", exc, encoding_error)
+            error = JsonRpcError(
+                INTERNAL_ERROR, "Internal error: the error could not be encoded as JSON"
+            )
+            return json.dumps({"jsonrpc": "2.0", "error": error.to_dict(), "id": request_id})
+
+    def failure(self, method: Method, exc: Exception) -> JsonRpcError:
+        """The error to answer for an exception that ``method`` raised."""
+        if isinstance(exc, JsonRpcError):
+            return exc
+        if self.map_error is not None:
+            try:
+                mapped = self.map_error(exc)
+            except Exception:
+                logger.exception("Mapping the error of JSON-RPC method %s failed", method.name)
+                mapped = None
+            if mapped is not None:
+                return mapped
+        logger.error(
+            "JSON-RPC method %s raised", method.name, exc_info=(type(exc), exc, exc.__traceback__)
+        )
+        return self.internal_error(exc)
+
+    def internal_error(self, exc: BaseException, message: str | None = None) -> JsonRpcError:
         data = None
         if self.debug:
             data = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         return JsonRpcError(
             INTERNAL_ERROR, f"Internal error: {message or type(exc).__name__}", data
         )
+
+
+class _Pending:
+    """A call whose method returned an awaitable: the rest of its answer."""
+
+    __slots__ = ("awaitable", "method", "request_id", "run")
+
+    def __init__(self, run: _Run, method: Method, request_id: Any, awaitable: Any) -> None:
+        self.run = run
+        self.method = method
+        self.request_id = request_id
+        self.awaitable = awaitable
+
+    async def finish(self) -> str | None:
+        run = self.run
+        try:
+            result = await self.awaitable
+        except Exception as exc:
+            error = run.failure(self.method, exc)
+            return None if self.request_id is _NO_ID else run.error(error, self.request_id)
+        return run.result(self.method, result, self.request_id)
 
 
 class _Silent(JsonRpcError):
@@ -306,153 +523,589 @@ def _safe_id(request: Any) -> Any:
     return None
 
 
-def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
-    """The signature params are checked against, computed once per function.
+# -- annotations: one walk gives both the JSON Schema and the check ------------------
+
+#: A check takes a JSON-decoded value and raises _Mismatch when it does not fit.
+_Check = Callable[[Any], None]
+
+_NOUNS = {
+    "null": "null",
+    "boolean": "a boolean",
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "array": "an array",
+    "object": "an object",
+}
+
+
+class _Mismatch(Exception):
+    """A value that does not fit; the path to it is added on the way out."""
+
+    def __init__(self, tail: str) -> None:
+        super().__init__(tail)
+        self.tail = tail  # "must be an integer, got a string"
+        self.path: list[Any] = []  # innermost first
+
+    def message(self, name: str) -> str:
+        where = "".join(f"[{_clip(repr(step))}]" for step in reversed(self.path))
+        return f"Invalid params: {name!r}{where} {self.tail}"
+
+
+def _kind(value: Any) -> str:
+    """The JSON type of a decoded value (a Python type name when it is not JSON)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _got(value: Any) -> str:
+    kind = _kind(value)
+    return _NOUNS.get(kind) or f"a {kind}"
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: JSON when it is a scalar, else its type."""
+    if value is None or isinstance(value, (str, int, float)):
+        try:
+            return _clip(json.dumps(value))
+        except ValueError:  # an integer too long to print
+            pass
+    return _got(value)
+
+
+class _Node:
+    """What one annotation compiles to.
+
+    ``schema`` is its JSON Schema, ``check`` raises :class:`_Mismatch` on a
+    value that the schema refuses (``None``: the schema accepts anything),
+    ``kinds`` are the JSON types it may accept (unions use them to pick the
+    member whose error to report), ``noun`` names it in messages, and
+    ``exact`` says that ``check`` looks at nothing but the JSON type.
+    """
+
+    __slots__ = ("check", "exact", "kinds", "noun", "schema")
+
+    def __init__(
+        self,
+        schema: dict[str, Any],
+        check: _Check | None,
+        kinds: frozenset[str] | None,
+        noun: str,
+        exact: bool = False,
+    ) -> None:
+        self.schema = schema
+        self.check = check
+        self.kinds = kinds
+        self.noun = noun
+        self.exact = exact
+
+
+def _any() -> _Node:
+    return _Node({}, None, None, "anything")
+
+
+def _check_str(value: Any) -> None:
+    if not isinstance(value, str):
+        raise _Mismatch(f"must be a string, got {_got(value)}")
+
+
+def _check_int(value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Mismatch(f"must be an integer, got {_got(value)}")
+
+
+def _check_number(value: Any) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise _Mismatch(f"must be a number, got {_got(value)}")
+
+
+def _check_bool(value: Any) -> None:
+    if not isinstance(value, bool):
+        raise _Mismatch(f"must be a boolean, got {_got(value)}")
+
+
+def _check_null(value: Any) -> None:
+    if value is not None:
+        raise _Mismatch(f"must be null, got {_got(value)}")
+
+
+def _check_list(value: Any) -> None:
+    if not isinstance(value, list):
+        raise _Mismatch(f"must be an array, got {_got(value)}")
+
+
+def _check_dict(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise _Mismatch(f"must be an object, got {_got(value)}")
+
+
+_SCALARS: dict[Any, tuple[str, _Check, frozenset[str]]] = {
+    str: ("string", _check_str, frozenset({"string"})),
+    int: ("integer", _check_int, frozenset({"integer"})),
+    float: ("number", _check_number, frozenset({"integer", "number"})),
+    bool: ("boolean", _check_bool, frozenset({"boolean"})),
+    type(None): ("null", _check_null, frozenset({"null"})),
+}
+#: Annotations of JSON arrays (decoded as a list); ``typing.List`` and the other
+#: aliases are reached through ``typing.get_origin``.
+_ARRAYS = frozenset({list, Sequence, MutableSequence, Collection, Iterable})
+#: Annotations of JSON objects (decoded as a dict).
+_OBJECTS = frozenset({dict, Mapping, MutableMapping})
+
+
+def _compile(annotation: Any, seen: tuple[type, ...] = ()) -> _Node:
+    """The schema and the check of an annotation, in one walk.
+
+    An annotation it does not understand gives ``{}`` and no check, so that
+    the schema never promises a check that is not made, nor the reverse.
+    """
+    try:
+        return _compile_unsafe(annotation, seen)
+    except Exception:  # an annotation object that breaks introspection
+        logger.debug("Cannot compile the annotation %r", annotation, exc_info=True)
+        return _any()
+
+
+def _compile_unsafe(annotation: Any, seen: tuple[type, ...]) -> _Node:
+    if annotation is None:  # "-> None" evaluates to None, not NoneType
+        annotation = type(None)
+    if annotation is Any or annotation is object or annotation is inspect.Parameter.empty:
+        return _any()
+    try:
+        scalar = _SCALARS.get(annotation)
+    except TypeError:  # unhashable (Annotated with unhashable metadata)
+        scalar = None
+    if scalar is not None:
+        name, check, kinds = scalar
+        return _Node({"type": name}, check, kinds, _NOUNS[name], exact=True)
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _compile(args[0], seen)
+    supertype = getattr(annotation, "__supertype__", None)  # a NewType
+    if supertype is not None:
+        return _compile(supertype, seen)
+    if origin is typing.Union or origin is types.UnionType:
+        return _union([_compile(arg, seen) for arg in args])
+    if origin is typing.Literal:
+        return _literal(args)
+    base = origin if origin is not None else annotation
+    if base is tuple:
+        return _tuple(annotation, args, seen)
+    if _member(base, _ARRAYS):
+        if not args:
+            return _Node({"type": "array"}, _check_list, frozenset({"array"}), "an array", True)
+        return _array(_compile(args[0], seen))
+    if _member(base, _OBJECTS):
+        return _object(args, seen)
+    if _is_typeddict(annotation):
+        return _typeddict(annotation, seen)
+    return _any()
+
+
+def _member(value: Any, group: frozenset[Any]) -> bool:
+    try:
+        return value in group
+    except TypeError:
+        return False
+
+
+def _array(item: _Node, length: int | None = None) -> _Node:
+    schema: dict[str, Any] = {"type": "array", "items": item.schema}
+    if length is not None:
+        schema["minItems"] = schema["maxItems"] = length
+    item_check = item.check
+    if item_check is None and length is None:
+        return _Node(schema, _check_list, frozenset({"array"}), "an array", True)
+
+    def check(value: Any) -> None:
+        if not isinstance(value, list):
+            raise _Mismatch(f"must be an array, got {_got(value)}")
+        if length is not None and len(value) != length:
+            items = "item" if length == 1 else "items"
+            raise _Mismatch(f"must be an array of {length} {items}, got {len(value)}")
+        if item_check is None:
+            return
+        index = 0
+        try:
+            for index, element in enumerate(value):  # noqa: B007 -- read in the handler
+                item_check(element)
+        except _Mismatch as exc:
+            exc.path.append(index)
+            raise
+
+    return _Node(schema, check, frozenset({"array"}), "an array")
+
+
+def _tuple(annotation: Any, args: tuple[Any, ...], seen: tuple[type, ...]) -> _Node:
+    if annotation is tuple or annotation is typing.Tuple:  # noqa: UP006
+        return _Node({"type": "array"}, _check_list, frozenset({"array"}), "an array", True)
+    if len(args) == 2 and args[1] is Ellipsis:  # tuple[T, ...]
+        return _array(_compile(args[0], seen))
+    if not args:  # tuple[()]
+        return _Node(
+            {"type": "array", "maxItems": 0}, _check_empty, frozenset({"array"}), "an empty array"
+        )
+    if all(arg == args[0] for arg in args):  # tuple[T, T]: a fixed length, one item type
+        return _array(_compile(args[0], seen), len(args))
+    # tuple[A, B] needs "prefixItems" (draft 2020-12) or "items": [...] (draft 7), which
+    # mean different things to each draft: not described, not checked.
+    return _any()
+
+
+def _check_empty(value: Any) -> None:
+    if not isinstance(value, list):
+        raise _Mismatch(f"must be an array, got {_got(value)}")
+    if value:
+        raise _Mismatch(f"must be an empty array, got {len(value)} items")
+
+
+def _object(args: tuple[Any, ...], seen: tuple[type, ...]) -> _Node:
+    if len(args) != 2:
+        return _Node({"type": "object"}, _check_dict, frozenset({"object"}), "an object", True)
+    key, value_annotation = args
+    if key is not str and key is not Any:
+        # JSON keys are strings: other key types are not described, nor checked.
+        return _Node({"type": "object"}, _check_dict, frozenset({"object"}), "an object", True)
+    value = _compile(value_annotation, seen)
+    schema = {"type": "object", "additionalProperties": value.schema}
+    value_check = value.check
+    if value_check is None:
+        return _Node(schema, _check_dict, frozenset({"object"}), "an object", True)
+
+    def check(obj: Any) -> None:
+        if not isinstance(obj, dict):
+            raise _Mismatch(f"must be an object, got {_got(obj)}")
+        key = None
+        try:
+            for key, element in obj.items():  # noqa: B007 -- read in the handler
+                value_check(element)
+        except _Mismatch as exc:
+            exc.path.append(key)
+            raise
+
+    return _Node(schema, check, frozenset({"object"}), "an object")
+
+
+def _union(members: list[_Node]) -> _Node:
+    schema = {"anyOf": [member.schema for member in members]}
+    if any(member.check is None for member in members):
+        return _Node(schema, None, None, "anything")
+    kinds = frozenset().union(*(typing.cast(frozenset, member.kinds) for member in members))
+    noun = " or ".join(dict.fromkeys(member.noun for member in members))
+    if all(member.exact for member in members):
+
+        def check_kind(value: Any) -> None:
+            if _kind(value) not in kinds:
+                raise _Mismatch(f"must be {noun}, got {_got(value)}")
+
+        return _Node(schema, check_kind, kinds, noun, exact=True)
+    checks = [(member.kinds, member.check) for member in members]
+
+    def check(value: Any) -> None:
+        kind = _kind(value)
+        errors: list[_Mismatch] = []
+        for member_kinds, member_check in checks:
+            if kind in member_kinds:  # type: ignore[operator]
+                try:
+                    member_check(value)  # type: ignore[misc]
+                except _Mismatch as exc:
+                    errors.append(exc)
+                else:
+                    return
+        if not errors:
+            raise _Mismatch(f"must be {noun}, got {_got(value)}")
+        # The member that got furthest into the value says best what is wrong.
+        raise max(errors, key=lambda error: len(error.path))
+
+    return _Node(schema, check, kinds, noun)
+
+
+def _literal(values: tuple[Any, ...]) -> _Node:
+    if not values or any(type(v) not in (str, int, bool, type(None)) for v in values):
+        return _any()  # an Enum member, bytes: not JSON
+    unique = list(dict.fromkeys((type(v), v) for v in values))
+    literals = [v for _, v in unique]
+    allowed = frozenset(unique)
+    shown = [_clip(json.dumps(v)) for v in literals]
+    if len(literals) == 1:
+        schema: dict[str, Any] = {"const": literals[0]}
+        noun = shown[0]
+    else:
+        schema = {"enum": literals}
+        noun = "one of " + ", ".join(shown)
+
+    def check(value: Any) -> None:
+        try:
+            ok = (type(value), value) in allowed
+        except TypeError:  # an array or an object
+            ok = False
+        if not ok:
+            raise _Mismatch(f"must be {noun}, got {_shown(value)}")
+
+    return _Node(schema, check, frozenset(_kind(v) for v in literals), noun)
+
+
+def _is_typeddict(annotation: Any) -> bool:
+    return (
+        isinstance(annotation, type)
+        and issubclass(annotation, dict)
+        and hasattr(annotation, "__required_keys__")
+        and hasattr(annotation, "__total__")
+    )
+
+
+def _typeddict(annotation: type, seen: tuple[type, ...]) -> _Node:
+    if annotation in seen:  # a recursive TypedDict: described and checked once
+        return _any()
+    hints = typing.get_type_hints(annotation)
+    fields = {key: _compile(hint, (*seen, annotation)) for key, hint in hints.items()}
+    required = [key for key in hints if key in annotation.__required_keys__]  # type: ignore[attr-defined]
+    schema: dict[str, Any] = {
+        "type": "object",
+        "title": annotation.__name__,
+        "properties": {key: node.schema for key, node in fields.items()},
+        "additionalProperties": False,
+    }
+    if required:
+        schema["required"] = required
+    checks = {key: node.check for key, node in fields.items()}
+
+    def check(value: Any) -> None:
+        if not isinstance(value, dict):
+            raise _Mismatch(f"must be an object, got {_got(value)}")
+        for key in required:
+            if key not in value:
+                raise _Mismatch(f"is missing the key {key!r}")
+        for key, element in value.items():
+            try:
+                field_check = checks[key]
+            except KeyError:
+                raise _Mismatch(f"has an unexpected key {_clip(repr(key))}") from None
+            if field_check is not None:
+                try:
+                    field_check(element)
+                except _Mismatch as exc:
+                    exc.path.append(key)
+                    raise
+
+    return _Node(schema, check, frozenset({"object"}), "an object")
+
+
+# -- signatures: compiled once per function ----------------------------------------
+
+
+class _Params:
+    """A function's signature, compiled: checks params fast, describes them."""
+
+    def __init__(self, sig: inspect.Signature) -> None:
+        self.sig = sig
+        #: (parameter, its compiled annotation) of each named parameter, in order.
+        self.entries: list[tuple[inspect.Parameter, _Node]] = []
+        self.checks: dict[str, _Check | None] = {}
+        positional: list[tuple[str, _Check | None]] = []
+        keyword: dict[str, tuple[int | None, _Check | None]] = {}
+        required: list[tuple[str, int | None, bool]] = []
+        self.var_positional = self.var_keyword = False
+        for param in sig.parameters.values():
+            if param.kind is param.VAR_POSITIONAL:
+                self.var_positional = True
+                continue
+            if param.kind is param.VAR_KEYWORD:
+                self.var_keyword = True
+                continue
+            node = _compile(param.annotation)
+            self.entries.append((param, node))
+            self.checks[param.name] = node.check
+            index = None
+            if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+                index = len(positional)
+                positional.append((param.name, node.check))
+            by_keyword = param.kind is not param.POSITIONAL_ONLY
+            if by_keyword:
+                keyword[param.name] = (index, node.check)
+            if param.default is param.empty:
+                required.append((param.name, index, by_keyword))
+        self.positional = tuple(positional)
+        self.positional_only = frozenset(n for n, _ in positional if n not in keyword)
+        self.keyword = keyword
+        self.keyword_checks = tuple(
+            (name, check) for name, (_, check) in keyword.items() if check is not None
+        )
+        self.required = tuple(required)
+        self.result = (
+            _compile(sig.return_annotation) if sig.return_annotation is not sig.empty else None
+        )
+
+    def check(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        """Raise -32602 when the params cannot fit; like ``sig.bind``, only faster."""
+        count = len(args)
+        if count > len(self.positional) and not self.var_positional:
+            return self._check_slowly(args, kwargs)
+        keyword = self.keyword
+        for key in kwargs:
+            entry = keyword.get(key)
+            if entry is None:
+                # Signature.bind refuses a positional-only name even with **kwargs.
+                if not self.var_keyword or key in self.positional_only:
+                    return self._check_slowly(args, kwargs)
+            elif entry[0] is not None and entry[0] < count:  # given twice
+                return self._check_slowly(args, kwargs)
+        for name, index, by_keyword in self.required:
+            if not ((index is not None and index < count) or (by_keyword and name in kwargs)):
+                return self._check_slowly(args, kwargs)
+        for (name, check), value in zip(self.positional, args, strict=False):
+            if check is not None:
+                try:
+                    check(value)
+                except _Mismatch as exc:
+                    raise JsonRpcError(INVALID_PARAMS, exc.message(name)) from None
+        if kwargs:
+            for name, check in self.keyword_checks:
+                if name in kwargs:
+                    try:
+                        check(kwargs[name])  # type: ignore[misc]
+                    except _Mismatch as exc:
+                        raise JsonRpcError(INVALID_PARAMS, exc.message(name)) from None
+        return None
+
+    def _check_slowly(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        """What is wrong, in Python's words ("missing a required argument: 'x'")."""
+        try:
+            bound = self.sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise JsonRpcError(INVALID_PARAMS, f"Invalid params: {exc}") from None
+        for name, value in bound.arguments.items():
+            check = self.checks.get(name)
+            if check is not None:
+                try:
+                    check(value)
+                except _Mismatch as exc:
+                    raise JsonRpcError(INVALID_PARAMS, exc.message(name)) from None
+
+
+def _check_params(
+    func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> None:
+    """Raise -32602 before the call when the params cannot fit the signature."""
+    params = _params(func)
+    if params is not None:
+        params.check(args, kwargs)
+
+
+def _params(func: Callable[..., Any]) -> _Params | None:
+    """The compiled signature of ``func``, computed once per function.
 
     Targets are often made per request (a facade over the live crawlers), so
     their bound methods are new objects each time: the cache is keyed by the
     underlying function, and a bound method drops its first parameter.
     """
-    function = getattr(func, "__func__", None)
+    if type(func) is types.MethodType:
+        function = func.__func__
+        try:
+            return _bound_params(function)
+        except TypeError:  # unhashable
+            return _bound_params.__wrapped__(function)
     try:
-        if function is not None and inspect.ismethod(func):
-            return _bound_signature(function)
-        return _function_signature(func)
+        return _function_params(func)
     except TypeError:  # an unhashable callable object: no cache for it
-        return _function_signature.__wrapped__(func)
+        return _function_params.__wrapped__(func)
 
 
 @functools.lru_cache(maxsize=1024)
-def _function_signature(func: Callable[..., Any]) -> inspect.Signature | None:
+def _function_params(func: Callable[..., Any]) -> _Params | None:
+    sig = _signature(func)
+    return None if sig is None else _Params(sig)
+
+
+@functools.lru_cache(maxsize=1024)
+def _bound_params(function: Callable[..., Any]) -> _Params | None:
+    sig = _signature(function)
+    if sig is None:
+        return None
+    if sig.parameters:
+        sig = sig.replace(parameters=list(sig.parameters.values())[1:])
+    return _Params(sig)
+
+
+def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
+    """The signature with its string annotations evaluated, each on its own.
+
+    ``from __future__ import annotations`` makes every annotation a string;
+    one that cannot be evaluated (a name only imported for type checkers)
+    stays a string, which describes and checks nothing, without losing the
+    others.
+    """
     try:
         return inspect.signature(func, eval_str=True)
-    except (TypeError, ValueError, NameError):
-        try:
-            return inspect.signature(func)
-        except (TypeError, ValueError):
-            return None
-
-
-@functools.lru_cache(maxsize=1024)
-def _bound_signature(function: Callable[..., Any]) -> inspect.Signature | None:
-    sig = _function_signature(function)
-    if sig is None or not sig.parameters:
-        return sig
-    return sig.replace(parameters=list(sig.parameters.values())[1:])
-
-
-_SIMPLE_TYPES: dict[Any, tuple[type, ...]] = {
-    str: (str,),
-    int: (int,),
-    float: (int, float),
-    bool: (bool,),
-    list: (list,),
-    dict: (dict,),
-    type(None): (type(None),),
-}
-
-
-def _accepted_types(annotation: Any) -> tuple[type, ...] | None:
-    """The JSON-decoded Python types an annotation accepts, or None for "any"."""
-    if annotation in _SIMPLE_TYPES:
-        return _SIMPLE_TYPES[annotation]
-    origin = typing.get_origin(annotation)
-    if origin in (list, dict):
-        return (origin,)
-    if origin in (typing.Union, types.UnionType):
-        accepted: list[type] = []
-        for arg in typing.get_args(annotation):
-            types_ = _accepted_types(arg)
-            if types_ is None:
-                return None
-            accepted.extend(types_)
-        return tuple(accepted)
-    return None
-
-
-def _check_params(method: Method, args: list[Any], kwargs: dict[str, Any]) -> None:
-    """Raise -32602 before the call when the params cannot fit the signature."""
-    sig = _signature(method.func)
-    if sig is None:
-        return
+    except Exception:  # no signature at all, or an annotation that cannot be evaluated
+        logger.debug("Evaluating the annotations of %r failed", func, exc_info=True)
     try:
-        bound = sig.bind(*args, **kwargs)
-    except TypeError as exc:
-        raise JsonRpcError(INVALID_PARAMS, f"Invalid params: {exc}") from None
-    for name, value in bound.arguments.items():
-        param = sig.parameters[name]
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        accepted = _accepted_types(param.annotation)
-        if accepted is None:
-            continue
-        ok = isinstance(value, accepted) and not (isinstance(value, bool) and bool not in accepted)
-        if not ok:
-            expected = " or ".join(sorted({_json_type(t) for t in accepted}))
-            raise JsonRpcError(
-                INVALID_PARAMS,
-                f"Invalid params: {name!r} must be {expected}, got {_json_type(type(value))}",
-            )
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+    namespace = getattr(inspect.unwrap(func), "__globals__", None)
+    if namespace is None:
+        return sig
+
+    def resolve(annotation: Any) -> Any:
+        if not isinstance(annotation, str):
+            return annotation
+        try:
+            # What inspect.signature(eval_str=True) does, one annotation at a time.
+            return eval(annotation, namespace)  # noqa: S307
+        except Exception:
+            return annotation
+
+    return sig.replace(
+        parameters=[
+            param.replace(annotation=resolve(param.annotation))
+            for param in sig.parameters.values()
+        ],
+        return_annotation=resolve(sig.return_annotation),
+    )
 
 
-def _json_type(py_type: type) -> str:
-    return {
-        str: "a string",
-        int: "an integer",
-        float: "a number",
-        bool: "a boolean",
-        list: "an array",
-        dict: "an object",
-        type(None): "null",
-    }.get(py_type, py_type.__name__)
+# -- OpenRPC -------------------------------------------------------------------------
 
 
-def _schema(annotation: Any) -> dict[str, Any]:
-    """A JSON Schema for an annotation; ``{}`` (anything) when it is not simple."""
-    names = {str: "string", int: "integer", float: "number", bool: "boolean", type(None): "null"}
-    if annotation is None:  # "-> None" evaluates to None, not NoneType
-        annotation = type(None)
-    if annotation in names:
-        return {"type": names[annotation]}
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if annotation is list or origin is list:
-        return {"type": "array", "items": _schema(args[0])} if args else {"type": "array"}
-    if annotation is dict or origin is dict:
-        schema: dict[str, Any] = {"type": "object"}
-        if len(args) == 2:
-            schema["additionalProperties"] = _schema(args[1])
-        return schema
-    if origin in (typing.Union, types.UnionType):
-        return {"anyOf": [_schema(arg) for arg in args]}
-    return {}
-
-
-def discover(methods: Iterable[Method], *, title: str, version: str = "0") -> dict[str, Any]:
-    """An OpenRPC document describing ``methods``, what ``rpc.discover`` returns.
-
-    Each method carries ``x-readonly`` so that a client (the MCP plugin, a
-    dashboard) can offer control methods only to callers allowed to use them.
-    """
+def _describe(methods: Iterable[Method], title: str, version: str) -> dict[str, Any]:
     described = []
     for method in sorted(methods, key=lambda m: m.name):
-        sig = _signature(method.func)
+        compiled = _params(method.func)
         params = []
         result_schema: dict[str, Any] = {}
-        if sig is not None:
-            for param in sig.parameters.values():
-                if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                    continue
-                entry: dict[str, Any] = {
-                    "name": param.name,
-                    "required": param.default is param.empty,
-                    "schema": _schema(param.annotation),
-                }
+        if compiled is not None:
+            for param, node in compiled.entries:
+                schema = copy.deepcopy(node.schema)
                 if param.default is not param.empty and _is_json_scalar(param.default):
-                    entry["schema"]["default"] = param.default
-                params.append(entry)
-            if sig.return_annotation is not sig.empty:
-                result_schema = _schema(sig.return_annotation)
+                    schema["default"] = param.default
+                params.append(
+                    {
+                        "name": param.name,
+                        "required": param.default is param.empty,
+                        "schema": schema,
+                    }
+                )
+            if compiled.result is not None:
+                result_schema = copy.deepcopy(compiled.result.schema)
         doc = method.description
         described.append(
             {
@@ -472,4 +1125,6 @@ def discover(methods: Iterable[Method], *, title: str, version: str = "0") -> di
 
 
 def _is_json_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool))
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, (str, int, bool))
