@@ -10,14 +10,16 @@ import contextlib
 import enum
 import functools
 import hmac
+import ipaddress
 import json
 import os
+import re
 import secrets
 import stat
 import tempfile
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,8 @@ __all__ = [
     "default_discovery_dir",
     "generate_token",
     "host_allowed",
+    "host_field_problem",
+    "parse_host",
     "read_discovery_files",
     "remove_discovery_file",
     "write_discovery_file",
@@ -94,7 +98,11 @@ def _bearer(authorization: bytes | None) -> bytes | None:
 
 
 def split_host(host_header: str) -> str:
-    """The host name of a ``Host`` header, without port or IPv6 brackets."""
+    """The host name of a ``WEBSERVICE_ALLOWED_HOSTS`` entry, without port or brackets.
+
+    Lenient, for what a user writes in the settings (``::1`` without
+    brackets included); requests' ``Host`` values go through :func:`parse_host`.
+    """
     host = host_header.strip().lower()
     if host.startswith("["):
         return host[1 : host.find("]")] if "]" in host else host[1:]
@@ -103,17 +111,87 @@ def split_host(host_header: str) -> str:
     return host.rstrip(".")
 
 
+# RFC 3986 3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ),
+# which IPv4 addresses also match; an empty one is refused (RFC 9110 4.2.1).
+_REG_NAME = re.compile(rb"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")
+# RFC 3986 3.2.2: IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+_IP_FUTURE = re.compile(rb"[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
+_PORT = re.compile(rb"[0-9]{1,5}")
+
+
+def parse_host(value: bytes) -> tuple[str, int | None]:
+    """The host name and port of one ``Host`` field value; ``ValueError`` if malformed.
+
+    The syntax is RFC 9110 7.2's ``uri-host [ ":" port ]`` with RFC 3986's
+    host: a bracketed IPv6 address (or IPvFuture), or a reg-name (which
+    covers IPv4 addresses). Stricter than the grammar where HTTP is: an
+    empty host is refused (RFC 9110 4.2.1), and so is an empty port or one
+    over 65535. The name comes back lower-cased, without brackets or a
+    trailing dot, ready to compare with the allowed hosts.
+    """
+    if value.startswith(b"["):
+        end = value.find(b"]")
+        if end < 0:
+            raise ValueError("an IPv6 address lacks its closing ']'")
+        literal, rest = value[1:end], value[end + 1 :]
+        if _IP_FUTURE.fullmatch(literal):
+            name = literal.decode("ascii").lower()
+        elif b"%" in literal:
+            # RFC 6874's zone identifiers are for links, not for HTTP hosts.
+            raise ValueError("an IPv6 zone identifier is not allowed")
+        else:
+            try:
+                name = str(ipaddress.IPv6Address(literal.decode("ascii")))
+            except (UnicodeDecodeError, ValueError):
+                raise ValueError("not an IPv6 address between '[' and ']'") from None
+        if rest and not rest.startswith(b":"):
+            raise ValueError("only ':' and a port may follow ']'")
+    else:
+        literal, colon, port_part = value.partition(b":")
+        if not literal:
+            raise ValueError("the host is empty")
+        if not _REG_NAME.fullmatch(literal):
+            raise ValueError("the host holds a character that no host name has")
+        name = literal.decode("ascii").lower()
+        rest = colon + port_part
+    port = None
+    if rest:
+        digits = rest[1:]
+        if not _PORT.fullmatch(digits) or int(digits) > 65535:
+            raise ValueError("the port must be a number from 0 to 65535")
+        port = int(digits)
+    return name.rstrip("."), port
+
+
+def host_field_problem(values: Sequence[bytes] | None) -> str | None:
+    """Why a request's ``Host`` field lines are not valid HTTP, or ``None`` if they are.
+
+    RFC 9112 3.2: a server answers 400 to a request with no ``Host``, with
+    more than one, or with one whose value is not valid.
+    """
+    if not values:
+        return "Bad request: no Host header (RFC 9112 3.2)"
+    if len(values) > 1:
+        return "Bad request: more than one Host header (RFC 9112 3.2)"
+    try:
+        parse_host(values[0])
+    except ValueError as exc:
+        return f"Bad request: malformed Host header: {exc} (RFC 9110 7.2)"
+    return None
+
+
 def host_allowed(host_header: bytes | None, allowed: Iterable[str]) -> bool:
     """Whether a request's ``Host`` names this service (defeats DNS rebinding).
 
     A page on ``http://evil.example`` that rebinds its name to 127.0.0.1 still
-    sends ``Host: evil.example``, which is not in the list.
+    sends ``Host: evil.example``, which is not in the list. A malformed
+    ``Host`` is never allowed, not even by ``*``.
     """
     if not host_header:
         return False
     try:
-        name = split_host(host_header.decode("ascii"))
-    except UnicodeDecodeError:
+        name, _ = parse_host(host_header)
+    except ValueError:
         return False
     allowed_names = _host_names(tuple(allowed))
     return "*" in allowed_names or name in allowed_names
@@ -122,7 +200,15 @@ def host_allowed(host_header: bytes | None, allowed: Iterable[str]) -> bool:
 @functools.lru_cache(maxsize=64)
 def _host_names(allowed: tuple[str, ...]) -> frozenset[str]:
     """The allowed names, normalised once (this runs on every request)."""
-    return frozenset(split_host(a) if a != "*" else "*" for a in allowed)
+    return frozenset(_canonical(split_host(a)) if a != "*" else "*" for a in allowed)
+
+
+def _canonical(name: str) -> str:
+    """An IPv6 address in the form :func:`parse_host` gives; other names as they are."""
+    try:
+        return str(ipaddress.IPv6Address(name))
+    except ValueError:
+        return name
 
 
 def origin_allowed(

@@ -3,21 +3,30 @@
 Host, Origin, token, body size and content type are checked here, once,
 so that no resource can forget a check: a resource only ever sees requests
 that passed them, with ``request.webservice_access`` telling what the
-caller may do.
+caller may do. Not even a resource's child lookup runs before the token
+is checked, unless the first path segment names a resource declared public.
+
+The channel and the request below also make Twisted's HTTP/1.1 follow
+RFC 9112 where it does not on its own: an answer that says
+``Connection: close`` closes the connection, asterisk-form requests go
+through the same checks, and malformed requests get a JSON 400.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
-from twisted.web.http import HTTPChannel
+from twisted.python.failure import Failure
+from twisted.web import server
+from twisted.web.http import HTTPChannel, datetimeToString
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from .resource import ErrorResource, JsonResource, JsonRpcResource
-from .security import Access, TokenChecker, host_allowed, origin_allowed
+from .resource import ErrorResource, JsonResource, JsonRpcResource, error_body, write_error
+from .security import Access, TokenChecker, host_allowed, host_field_problem, origin_allowed
 
 if TYPE_CHECKING:
     from .settings import WebServiceConfig
@@ -30,6 +39,9 @@ access_logger = logging.getLogger("scrapy_webservice.access")
 _JSON_TYPES = (b"application/json", b"application/json-rpc")
 _SAFE_METHODS = (b"GET", b"HEAD", b"OPTIONS")
 _CORS_ALLOWED_HEADERS = b"Authorization, Content-Type"
+#: What ``OPTIONS *`` answers: the methods the service as a whole speaks.
+_SERVER_METHODS = b"GET, HEAD, POST, OPTIONS"
+_BAD_REQUEST = "Bad request: not valid HTTP/1.1 (request line, header fields or body framing)"
 
 
 class WebServiceRequest(Request):
@@ -70,6 +82,22 @@ class WebServiceRequest(Request):
             return
         super().handleContentChunk(data)
 
+    def process(self) -> None:
+        if self.path != b"*":
+            super().process()
+            return
+        # Twisted answers an asterisk-form request itself (200 or 405) before
+        # the site sees it; here it goes through the site's checks like any
+        # other (the rest of Request.process, with no path to traverse).
+        self.site = self.channel.site
+        self.setHeader(b"Server", server.version)
+        self.setHeader(b"Date", datetimeToString())
+        self.prepath, self.postpath = [], []
+        try:
+            self.render(self.site.getResourceFor(self))
+        except BaseException:
+            self.processingFailed(Failure())
+
 
 class WebServiceChannel(HTTPChannel):
     """An HTTP/1.1 connection whose every request must arrive within the timeout.
@@ -80,9 +108,14 @@ class WebServiceChannel(HTTPChannel):
     ``WEBSERVICE_TIMEOUT`` seconds from its first byte; a client that is
     slower is cut off. Time spent reading an answer, such as ``/events``,
     is not counted.
+
+    An answer that says ``Connection: close`` closes the connection once
+    sent (RFC 9112 9.6), and a request that Twisted's parser refuses gets
+    the service's JSON 400 instead of Twisted's bare status line.
     """
 
     _request_deadline: Any = None
+    _bad_request_answered = False
 
     def dataReceived(self, data: bytes) -> None:
         if data and self._request_deadline is None and self.timeOut:
@@ -97,6 +130,50 @@ class WebServiceChannel(HTTPChannel):
         self._cancel_deadline()
         super().connectionLost(reason)
 
+    def requestDone(self, request: Request) -> None:
+        if _says_close(request):
+            # Twisted keeps the connection unless the client asked otherwise;
+            # an answer that announced the close must be followed by it.
+            self.persistent = False
+        super().requestDone(request)
+
+    def _respondToBadRequestAndDisconnect(self, message: str | None = None) -> None:
+        """Answer a request that is not valid HTTP with a JSON 400, then close.
+
+        Twisted (23.10 to 26.x at least) calls this private method for a
+        bad request line, a bad header line, too many or too large headers,
+        a bad ``Content-Length`` or ``Transfer-Encoding`` and bad chunked
+        framing; it writes the answer to the transport directly, since no
+        request object can be trusted at that point. Should Twisted rename
+        it, its own bare 400 comes back (the tests say so).
+        """
+        if self._bad_request_answered:
+            return
+        self._bad_request_answered = True
+        body = error_body(400, message or _BAD_REQUEST)
+        head = [
+            b"HTTP/1.1 400 Bad Request",
+            b"Date: " + datetimeToString(),
+            b"Content-Type: application/json",
+            b"Content-Length: %d" % len(body),
+            b"Cache-Control: no-store",
+            b"X-Content-Type-Options: nosniff",
+            b"Connection: close",
+        ]
+        logger.debug("Web service: bad request from %s", self._peer())
+        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        self.loseConnection()
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        # A request line or header line over MAX_LENGTH: Twisted drops the
+        # connection without a word; answer like any other malformed request.
+        self._respondToBadRequestAndDisconnect(
+            f"Bad request: a request line or header line over {self.MAX_LENGTH} bytes"
+        )
+
+    def _peer(self) -> str:
+        return str(getattr(self.transport.getPeer(), "host", "?"))
+
     def _cancel_deadline(self) -> None:
         deadline, self._request_deadline = self._request_deadline, None
         if deadline is not None and deadline.active():
@@ -104,11 +181,10 @@ class WebServiceChannel(HTTPChannel):
 
     def _too_slow(self) -> None:
         self._request_deadline = None
-        peer = getattr(self.transport.getPeer(), "host", "?")
         logger.info(
             "Web service: request from %s not complete within %g s (WEBSERVICE_TIMEOUT);"
             " connection closed",
-            peer,
+            self._peer(),
             self.timeOut,
         )
         self.transport.abortConnection()
@@ -131,9 +207,24 @@ class WebServiceSite(Site):
         self.noisy = False
 
     def getResourceFor(self, request: Request) -> Resource:
+        """The resource for ``request``, or the error that answers it.
+
+        The checks run in this order, each before any resource code: the
+        ``Host`` field's syntax (400), the ``Host`` name (403), the
+        ``Origin`` (403, or a CORS preflight's 204), the body's size (413),
+        the token (401). Only then is the path traversed (every ``getChild``
+        and ``child()``), unless its first segment is a static child of the
+        root declared public. Then the read-only token's rights (403) and
+        the content type of writes (415).
+        """
         request.setHeader(b"X-Content-Type-Options", b"nosniff")
+        problem = host_field_problem(request.requestHeaders.getRawHeaders(b"host"))
+        if problem is not None:
+            request.setHeader(b"Connection", b"close")
+            return ErrorResource(400, problem)
         if not host_allowed(request.getHeader(b"host"), self.allowed_hosts):
             return ErrorResource(403, "Host not allowed: add it to WEBSERVICE_ALLOWED_HOSTS")
+        asterisk = request.path == b"*"
         origin = request.getHeader(b"origin")
         if origin is not None:
             scheme = "https" if self.config.tls_certificate else "http"
@@ -141,7 +232,7 @@ class WebServiceSite(Site):
             if not origin_allowed(origin, host, self.config.cors_origins, scheme):
                 return ErrorResource(403, "Origin not allowed: add it to WEBSERVICE_CORS_ORIGINS")
             self._add_cors_headers(request, origin)
-            if request.method == b"OPTIONS":
+            if request.method == b"OPTIONS" and not asterisk:
                 return _Preflight()
         if getattr(request, "too_large", False):
             request.setHeader(b"Connection", b"close")
@@ -150,15 +241,23 @@ class WebServiceSite(Site):
                 f"Request body over the limit of {self.max_request_size} bytes"
                 " (WEBSERVICE_MAX_REQUEST_SIZE)",
             )
-        resource = super().getResourceFor(request)
         access = self.tokens.access(request.getHeader(b"authorization"))
         request.webservice_access = access  # type: ignore[attr-defined]
-        if access is Access.NONE and not getattr(resource, "public", False):
-            return ErrorResource(
-                401,
-                "Missing or wrong token: send 'Authorization: Bearer <token>'",
-                headers={b"WWW-Authenticate": b'Bearer realm="scrapy-webservice"'},
+        if access is Access.NONE and (asterisk or not self._public_path(request)):
+            return _unauthorized()
+        if asterisk:
+            return _Asterisk()
+        try:
+            resource = super().getResourceFor(request)
+        except Exception:
+            logger.exception(
+                "Web service: looking up %s failed", request.uri.decode("utf-8", "replace")
             )
+            return ErrorResource(500, "Internal error while looking up the resource")
+        if access is Access.NONE and not _declared_public(resource):
+            # Below a public resource, only what is declared public too: not
+            # its data, nor a 404 that would tell what exists.
+            return _unauthorized()
         if request.method not in _SAFE_METHODS and isinstance(resource, JsonResource):
             method = request.method.decode("ascii", "replace")
             if access < Access.CONTROL and not isinstance(resource, JsonRpcResource):
@@ -169,6 +268,17 @@ class WebServiceSite(Site):
             if content_type.lower() not in _JSON_TYPES:
                 return ErrorResource(415, f"{method} needs 'Content-Type: application/json'")
         return resource
+
+    def _public_path(self, request: Request) -> bool:
+        """Whether the first path segment names a static child of the root declared public.
+
+        A dict lookup and a static attribute read: no resource code runs
+        (not ``getChild``, not ``child()``, not even a property).
+        """
+        segment = request.postpath[0] if request.postpath else b""
+        children = getattr(self.resource, "children", None)
+        child = children.get(segment) if isinstance(children, dict) else None
+        return child is not None and _declared_public(child)
 
     def _add_cors_headers(self, request: Request, origin: bytes) -> None:
         if not self.config.cors_origins:
@@ -196,9 +306,50 @@ class WebServiceSite(Site):
 class _Preflight(Resource):
     isLeaf = True
 
-    def render(self, request: Request) -> bytes:
-        request.setResponseCode(204)
-        return b""
+    def render(self, request: Request) -> int:
+        return _no_content(request)
+
+
+class _Asterisk(Resource):
+    """``OPTIONS *`` asks about the server as a whole (RFC 9110 9.3.7); only it has ``*``."""
+
+    isLeaf = True
+
+    def render(self, request: Request) -> bytes | int:
+        if request.method == b"OPTIONS":
+            request.setHeader(b"Allow", _SERVER_METHODS)
+            return _no_content(request)
+        method = request.method.decode("ascii", "replace")
+        return write_error(
+            request, 400, f"Bad request: {method} * (the asterisk form is only for OPTIONS)"
+        )
+
+
+def _no_content(request: Request) -> int:
+    """A 204 finished here: Twisted would add ``Content-Length: 0`` (RFC 9110 8.6: must not)."""
+    request.setResponseCode(204)
+    request.finish()
+    return server.NOT_DONE_YET
+
+
+def _unauthorized() -> ErrorResource:
+    return ErrorResource(
+        401,
+        "Missing or wrong token: send 'Authorization: Bearer <token>'",
+        headers={b"WWW-Authenticate": b'Bearer realm="scrapy-webservice"'},
+    )
+
+
+def _declared_public(resource: object) -> bool:
+    """``public = True`` on the resource or its class, read without running a descriptor."""
+    return inspect.getattr_static(resource, "public", False) is True
+
+
+def _says_close(request: Request) -> bool:
+    values = request.responseHeaders.getRawHeaders(b"connection") or []
+    return any(
+        token.strip().lower() == b"close" for value in values for token in value.split(b",")
+    )
 
 
 def _allowed_hosts(config: WebServiceConfig) -> tuple[str, ...]:
