@@ -114,7 +114,7 @@ async def test_crawl_in_process_serves_and_stops(caplog):
                 await task.deferLater(reactor, 0.05, lambda: None)
             service = current_service()
             url = service.url
-            client = WebServiceClient(url, service.token)
+            client = WebServiceClient(url, service.token.reveal())
             running = await threads.deferToThread(client.get, "crawler/engine/open_spiders")
             assert running == ["demo"]
             answer = await threads.deferToThread(

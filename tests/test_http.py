@@ -81,6 +81,8 @@ COUNTER = Counter()
 
 class CounterResource(JsonRpcResource):
     ws_name = "counter"
+    # ``label`` is answered as data; ``value``, public but undeclared, is not reachable.
+    data_attributes = frozenset({"label"})
 
     def get_target(self):
         return COUNTER
@@ -167,9 +169,11 @@ async def test_jsonrpc_get_returns_attribute_values_and_listing(serve):
     names = {m["name"]: m["readonly"] for m in listing["methods"]}
     assert names["get"] is True
     assert names["add"] is False
-    assert "label" in listing["attributes"]
+    assert listing["attributes"] == ["label"]
     assert not any(n.startswith("_") for n in names)
     assert (await served.get("counter/nope")).status == 404
+    # Declared, never probed: a public attribute nobody declared is not reachable.
+    assert (await served.get("counter/value")).status == 404
 
 
 @pytest_twisted.ensureDeferred
@@ -372,9 +376,11 @@ async def test_raw_bodies_are_sent_as_they_are_behind_the_token(serve):
 @pytest_twisted.ensureDeferred
 async def test_methods_of_builtin_values_are_not_callable(serve):
     served = start(serve)
-    # GET crawler/engine/open_spiders is a list: its list methods are no API.
+    # GET crawler/engine/open_spiders is data (a list): nothing below it is callable.
     for method, params in (("append", ["x"]), ("clear", []), ("copy", [])):
         reply = await served.rpc("crawler/engine/open_spiders", method, params)
-        assert reply.json["error"]["code"] == -32601, method
+        assert reply.status == 405, method
+        assert reply.json["error"]["status"] == 405
+        assert (await served.get(f"crawler/engine/open_spiders/{method}")).status == 404
     extensions = await served.rpc("crawler/extensions", "clear", [])
-    assert extensions.json["error"]["code"] == -32601
+    assert extensions.status == 405

@@ -16,13 +16,8 @@ from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
 from twisted.internet.task import Clock
 
-from scrapy_webservice.monitor import (
-    WINDOW,
-    CrawlMonitor,
-    Sample,
-    crawl_state,
-    per_minute,
-)
+from scrapy_webservice.adapter import crawl_state, in_flight_requests
+from scrapy_webservice.monitor import WINDOW, CrawlMonitor, Sample, per_minute
 from scrapy_webservice.settings import WebServiceConfig
 
 
@@ -106,7 +101,7 @@ def test_state_goes_pausing_then_paused_then_running_and_is_published():
     engine._slot.inprogress.add(request)
     engine.paused = True
     assert monitor.check_state() == "pausing"
-    assert monitor.in_flight_urls() == ["http://example.com/a"]
+    assert [r.url for r in in_flight_requests(engine)] == ["http://example.com/a"]
     clock.advance(0.1)
     assert monitor.state == "pausing"
     engine._slot.inprogress.clear()

@@ -191,7 +191,7 @@ async def test_lifecycle_hooks_are_told(webservice):
     watcher = plugin(
         "watcher",
         service_started=lambda service: seen.append(("started", service.url)),
-        service_stopped=lambda service: seen.append(("stopped", service.port)),
+        service_stopped=lambda service: seen.append(("stopped", service.url)),
     )
     served = webservice(watcher)
     assert seen == [("started", served.url)]
@@ -327,5 +327,5 @@ def test_a_plugin_named_twice_stays_registered():
     assert plugins.register(weather, "weather")
     assert plugins.register(weather, "weather-again")
     assert plugins.failures == []
-    assert plugins.pm.is_registered(weather)
+    assert plugins.pm.get_plugin("weather") is not None
     assert [layer.source for layer in plugins.resource_layers(Settings())] == ["plugin weather"]

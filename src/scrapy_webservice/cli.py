@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import jsonrpc
-from .client import JsonRpcError, WebServiceClient, WebServiceError
+from .client import JsonRpcError, WebServiceClient, WebServiceError, client_from_options
 from .watch import status_lines, watch
 
 EXIT_OK = 0
@@ -368,17 +368,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_client(args: argparse.Namespace) -> WebServiceClient:
-    if args.url or args.host or args.port:
-        url = args.url or f"http://{args.host or '127.0.0.1'}:{args.port or 6080}/"
-        url = url.rstrip("/") + "/" + (args.path.strip("/") + "/" if args.path else "")
-        return WebServiceClient(url, args.token, timeout=args.timeout)
-    client = WebServiceClient.discover(timeout=args.timeout, pid=args.pid)
-    if args.token:
-        client.token = args.token
-    return client
-
-
 def run_plugin_command(args: argparse.Namespace) -> int:
     """Hand a plugin's subcommand what follows its name, and the global options."""
     entry_point = plugin_commands()[args.command]
@@ -425,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     func = COMMANDS[args.command][0]
     out = Output(args.json)
     try:
-        func(make_client(args), args, out)
+        func(client_from_options(args), args, out)
     except UsageError as exc:
         parser.print_usage(sys.stderr)
         print(f"scrapy-ws: error: {exc}", file=sys.stderr)

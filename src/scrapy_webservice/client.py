@@ -6,6 +6,7 @@ adds the token, base URL and discovery-file lookup that ``scrapy-ws`` needs.
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import itertools
 import json
@@ -27,6 +28,8 @@ __all__ = [
     "ServiceNotFound",
     "WebServiceClient",
     "WebServiceError",
+    "client_from_options",
+    "default_discovery_dir",
     "find_services",
     "get_json",
     "iter_events",
@@ -68,17 +71,17 @@ class _UnixConnection(http.client.HTTPConnection):
 class _UnixSocketHandler(urllib.request.AbstractHTTPHandler):
     """Opens ``http+unix://%2Fpath%2Fto%2Fsocket/resource`` URLs (requests-unixsocket's form)."""
 
-    def _open(self, request: urllib.request.Request) -> Any:
+    def unix_open(self, request: urllib.request.Request) -> Any:
         return self.do_open(_UnixConnection, request)
 
-    def _request(self, request: urllib.request.Request) -> urllib.request.Request:
+    def unix_request(self, request: urllib.request.Request) -> urllib.request.Request:
         # The socket path is no host name: say "localhost", which the service allows.
         request.add_unredirected_header("Host", "localhost")
         return self.do_request_(request)
 
 
-setattr(_UnixSocketHandler, f"{UNIX_SCHEME}_open", _UnixSocketHandler._open)
-setattr(_UnixSocketHandler, f"{UNIX_SCHEME}_request", _UnixSocketHandler._request)
+setattr(_UnixSocketHandler, f"{UNIX_SCHEME}_open", _UnixSocketHandler.unix_open)
+setattr(_UnixSocketHandler, f"{UNIX_SCHEME}_request", _UnixSocketHandler.unix_request)
 
 # Loopback services must never be reached through an HTTP proxy from the environment.
 _opener = urllib.request.build_opener(
@@ -312,3 +315,26 @@ class WebServiceClient:
             timeout=self.timeout,
             **kwargs,
         )
+
+
+def client_from_options(options: argparse.Namespace) -> WebServiceClient:
+    """The client that ``scrapy-ws``'s global options name, for command-line plugins.
+
+    ``--url`` (or ``--host``/``--port``), ``--token``, ``--pid``,
+    ``--timeout``: the same service ``scrapy-ws``'s own commands would
+    talk to. Raises :class:`ServiceNotFound` when no service is found.
+    """
+    url = getattr(options, "url", None)
+    host = getattr(options, "host", None)
+    port = getattr(options, "port", None)
+    token = getattr(options, "token", None)
+    timeout = getattr(options, "timeout", None) or DEFAULT_TIMEOUT
+    if url or host or port:
+        path = getattr(options, "path", None)
+        url = url or f"http://{host or '127.0.0.1'}:{port or 6080}/"
+        url = url.rstrip("/") + "/" + (path.strip("/") + "/" if path else "")
+        return WebServiceClient(url, token, timeout=timeout)
+    client = WebServiceClient.discover(timeout=timeout, pid=getattr(options, "pid", None))
+    if token:
+        client.token = token
+    return client

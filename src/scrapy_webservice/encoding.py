@@ -25,6 +25,8 @@ from typing import Any
 from scrapy.settings import BaseSettings
 from scrapy.utils.serialize import ScrapyJSONEncoder
 
+from .secret import Secret
+
 __all__ = ["WebServiceJSONEncoder", "dumps"]
 
 
@@ -66,6 +68,9 @@ class WebServiceJSONEncoder(ScrapyJSONEncoder):
             return o.value
         if isinstance(o, (uuid.UUID, PurePath)):
             return str(o)
+        if isinstance(o, Secret):
+            # Tokens live in this type so that nothing holding one is ever answered.
+            raise TypeError("a secret is never sent over the web service")
         if isinstance(o, BaseSettings):
             # Settings hold secrets (WEBSERVICE_TOKEN, credentials): never sent whole.
             raise TypeError("Scrapy settings are not sent over the web service")

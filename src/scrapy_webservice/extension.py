@@ -56,6 +56,8 @@ class WebService:
         self.config = config
         # Plugins load here, so that strict mode can fail the crawl at once.
         self.service: Service | None = process_service(config)
+        # Before any resource is built: ``scrapy_webservice.api(crawler)`` works from here on.
+        self.service.bind(crawler)
         crawler.signals.connect(self.engine_started, signal=signals.engine_started)
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 

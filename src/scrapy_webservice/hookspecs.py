@@ -15,7 +15,7 @@ import pluggy
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
-    from .service import Service
+    from .public import WebServiceAPI
 
 PROJECT_NAME = "scrapy_webservice"
 
@@ -65,7 +65,7 @@ def json_default(obj: Any) -> Any:
 
 
 @hookspec
-def service_started(service: Service) -> None:
+def service_started(service: WebServiceAPI) -> None:
     """The service is listening: ``service.url`` and ``service.root`` are set.
 
     Called once per service, when the first crawler's engine has started.
@@ -75,7 +75,7 @@ def service_started(service: Service) -> None:
 
 
 @hookspec
-def service_stopped(service: Service) -> None:
+def service_stopped(service: WebServiceAPI) -> None:
     """The service stopped listening (the last crawler of the process stopped).
 
     Stop what :func:`service_started` began. Also called when the service

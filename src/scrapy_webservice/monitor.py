@@ -24,22 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.task import LoopingCall
 
+from .adapter import crawl_state, in_flight_requests
 from .settings import WINDOW_SECONDS
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
-    from scrapy.http import Request
     from twisted.internet.interfaces import IReactorTime
 
-__all__ = [
-    "COUNTERS",
-    "WINDOW",
-    "CrawlMonitor",
-    "Sample",
-    "crawl_state",
-    "in_flight_requests",
-    "resume",
-]
+__all__ = ["COUNTERS", "WINDOW", "CrawlMonitor", "Sample"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,42 +49,8 @@ COUNTERS: dict[str, str] = {
     "retries": "retry/count",
 }
 STATUS_PREFIX = "downloader/response_status_count/"
-#: At most this many in-flight URLs are listed in a pause answer.
-MAX_LISTED_URLS = 20
 
 Publish = Callable[..., Any]
-
-
-def _slot(engine: Any) -> Any:
-    # Scrapy keeps requests in flight in a private slot; read it here only,
-    # and never expose the object itself to clients.
-    return getattr(engine, "_slot", None)
-
-
-def resume(engine: Any) -> None:
-    """Unpause, and fetch at once: Scrapy's engine would wait for its next heartbeat."""
-    engine.unpause()
-    slot = _slot(engine)
-    if slot is not None:
-        slot.nextcall.schedule()
-
-
-def in_flight_requests(engine: Any) -> list[Request]:
-    """Requests taken off the scheduler and not yet fully processed."""
-    slot = _slot(engine)
-    return list(slot.inprogress) if slot is not None else []
-
-
-def crawl_state(engine: Any) -> str:
-    """``running``, ``pausing``, ``paused``, ``closing`` or ``closed``."""
-    if engine is None or engine.spider is None:
-        return "closed"
-    slot = _slot(engine)
-    if slot is not None and slot.closing is not None:
-        return "closing"
-    if engine.paused:
-        return "pausing" if slot is not None and slot.inprogress else "paused"
-    return "running"
 
 
 @dataclass(frozen=True)
@@ -184,6 +142,11 @@ class CrawlMonitor:
             # A monitor must never break the crawl's reactor loop.
             logger.exception("Web service: sampling the stats of %s failed", self.spider_name)
 
+    def elapsed(self) -> float:
+        """Seconds since the monitor started, now."""
+        assert self.first is not None, "elapsed() before start()"
+        return round(self.clock.seconds() - self.first.time, 3)
+
     # -- rates -------------------------------------------------------------------
 
     def rates(self) -> dict[str, Any]:
@@ -227,7 +190,3 @@ class CrawlMonitor:
         elif state != "pausing" and self._pausing.running:
             self._pausing.stop()
         return state
-
-    def in_flight_urls(self) -> list[str]:
-        requests = in_flight_requests(self.crawler.engine)
-        return sorted(r.url for r in requests)[:MAX_LISTED_URLS]

@@ -2,19 +2,25 @@
 
 pluggy's own ``load_setuptools_entrypoints`` stops at the first broken
 plugin, and one raising hook implementation aborts a whole hook call; a
-crawl must not depend on every installed plugin being healthy, so plugins
-are registered one by one here and their hooks are called one by one. A
-broken plugin is logged with its name and the reason, listed as failed,
-and skipped, unless strict mode asks for the error to be raised.
+crawl must not depend on every installed plugin being healthy. So plugins
+are loaded one by one here, and each is registered as a *guarded proxy*:
+the same hook implementations, with the same markers and arguments, each
+wrapped so that an exception is logged, listed as the plugin's failure and
+counted as a ``None`` result. Hooks are then called through pluggy's own
+call loop, so ``wrapper``/``hookwrapper`` implementations, ``tryfirst`` /
+``trylast`` and ``firstresult`` behave as pluggy documents. Strict mode
+re-raises a failure while the service loads (never while it serves).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+import types
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +110,10 @@ class Plugins:
         self.pm.add_hookspecs(hookspecs)
         self.loaded: dict[str, PluginInfo] = {}
         self.failures: list[PluginFailure] = []
+        #: The registered plugins as loaded (pluggy holds their guarded proxies).
+        self._originals: dict[str, object] = {}
+        #: ``id()`` of each ``register_resources`` result, to the plugin that returned it.
+        self._contributors: dict[int, str] = {}
 
     @classmethod
     def from_config(
@@ -169,24 +179,59 @@ class Plugins:
     ) -> bool:
         """Register ``plugin`` (a module or object with hook implementations)."""
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
-        if name in self.loaded or self.pm.is_registered(plugin):
+        if name in self.loaded or any(p is plugin for p in self._originals.values()):
             # Named twice (an entry point and WEBSERVICE_PLUGINS, say): once is enough.
             return True
         try:
-            self.pm.register(plugin, name)
+            proxy = self._guarded(plugin, name)
+            self.pm.register(proxy, name)
             self.pm.check_pending()
         except Exception as exc:
-            if self.pm.get_plugin(name) is plugin:  # only undo what this call did
-                self.pm.unregister(plugin)
+            registered = self.pm.get_plugin(name)
+            if registered is not None and name not in self.loaded:  # undo this call only
+                self.pm.unregister(registered)
             self._fail(name, "register", exc, distribution, version)
             return False
-        hooks = sorted(impl_name for impl_name in self._hook_names(plugin))
+        self._originals[name] = plugin
+        hooks = sorted(caller.name for caller in self.pm.get_hookcallers(proxy) or [])
         module = getattr(plugin, "__name__", type(plugin).__module__)
         self.loaded[name] = PluginInfo(name, module, distribution, version, hooks)
         return True
 
-    def _hook_names(self, plugin: object) -> list[str]:
-        return [caller.name for caller in self.pm.get_hookcallers(plugin) or []]
+    def _guarded(self, plugin: object, name: str) -> object:
+        """A stand-in for ``plugin`` whose hook implementations cannot raise into pluggy."""
+        proxy = types.SimpleNamespace(__name__=getattr(plugin, "__name__", name))
+        for attr in dir(plugin):
+            opts = self.pm.parse_hookimpl_opts(plugin, attr)
+            if opts is None:
+                continue
+            func = getattr(plugin, attr)
+            hook_name = opts.get("specname") or attr
+            if opts.get("wrapper") or opts.get("hookwrapper"):
+                guarded = _guard_wrapper(func, self._failer(name, hook_name), opts.get("wrapper"))
+            else:
+                guarded = _guard_call(
+                    func, self._failer(name, hook_name), self._recorder(name, hook_name)
+                )
+            setattr(guarded, hookspecs.PROJECT_NAME + "_impl", opts)
+            setattr(proxy, attr, guarded)
+        return proxy
+
+    def _recorder(self, name: str, hook_name: str) -> Callable[[Any], None] | None:
+        """For ``register_resources``: remember which plugin returned which dict."""
+        if hook_name != "register_resources":
+            return None
+
+        def record(result: Any) -> None:
+            self._contributors[id(result)] = name
+
+        return record
+
+    def _failer(self, name: str, hook_name: str) -> Callable[[BaseException], None]:
+        def fail(exc: BaseException) -> None:
+            self._fail(name, hook_name, exc)
+
+        return fail
 
     def _fail(
         self,
@@ -226,34 +271,17 @@ class Plugins:
 
     # -- calling -------------------------------------------------------------
 
-    def each(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
-        """Call the implementations of a hook one at a time, each in its own guard.
-
-        Implementations run in pluggy's order (last registered first,
-        ``tryfirst``/``trylast`` honoured) and yield ``(plugin name, result)``;
-        a raising one is recorded as a failure of its plugin and the others
-        still run. Stopping the iteration early gives ``firstresult``.
-        """
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            if impl.hookwrapper or getattr(impl, "wrapper", False):
-                continue  # wrappers need pluggy's own call loop; these hooks have none
-            try:
-                result = impl.function(*(kwargs[arg] for arg in impl.argnames))
-            except Exception as exc:
-                self._fail(impl.plugin_name, hook_name, exc)
-                continue
-            yield impl.plugin_name, result
-
-    def call(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Every implementation's result, as ``(plugin name, result)`` pairs."""
-        return list(self.each(hook_name, **kwargs))
+    def call(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Call a hook through pluggy: the results, ``None`` ones left out (pluggy's rule)."""
+        results = getattr(self.pm.hook, hook_name)(**kwargs)
+        return list(results) if isinstance(results, list) else [results]
 
     def resource_layers(self, settings: BaseSettings) -> list[Layer]:
-        """One layer per plugin, from ``register_resources``."""
+        """One layer per plugin, from ``register_resources``, in pluggy's call order."""
+        self._contributors.clear()
         layers = []
-        for name, contributed in self.call("register_resources", settings=settings):
-            if contributed is None:
-                continue
+        for contributed in self.pm.hook.register_resources(settings=settings):
+            name = self._contributors.get(id(contributed), "a hook wrapper")
             if not isinstance(contributed, Mapping):
                 error = TypeError(
                     f"register_resources returned {type(contributed).__name__}, expected a dict"
@@ -270,10 +298,10 @@ class Plugins:
 
     def json_default(self, obj: Any) -> Any:
         """The first plugin's JSON replacement for ``obj``; ``TypeError`` when none knows it."""
-        for _, result in self.each("json_default", obj=obj):
-            if result is not None:
-                return result
-        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+        result = self.pm.hook.json_default(obj=obj)
+        if result is None:
+            raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+        return result
 
     def listing(self) -> dict[str, list[dict[str, Any]]]:
         """What loaded and what failed, for ``scrapy-ws plugins`` and the ``plugins`` resource."""
@@ -281,3 +309,71 @@ class Plugins:
             "plugins": [info.to_dict() for info in self.loaded.values()],
             "failures": [failure.to_dict() for failure in self.failures],
         }
+
+
+def _guard_call(
+    func: Callable[..., Any],
+    fail: Callable[[BaseException], None],
+    record: Callable[[Any], None] | None = None,
+) -> Any:
+    """``func``, answering ``None`` (after ``fail``) instead of raising."""
+
+    @functools.wraps(func)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = func(*args, **kwargs)
+        except Exception as exc:
+            fail(exc)
+            return None
+        if record is not None and result is not None:
+            record(result)
+        return result
+
+    return guarded
+
+
+def _guard_wrapper(
+    func: Callable[..., Any], fail: Callable[[BaseException], None], new_style: Any
+) -> Any:
+    """A hook wrapper that passes the inner result through unchanged if ``func`` raises.
+
+    A new-style wrapper (``wrapper=True``) returns the result; an old-style
+    one (``hookwrapper=True``) gets pluggy's ``Result`` and returns nothing.
+    """
+
+    @functools.wraps(func)
+    def guarded(*args: Any, **kwargs: Any) -> Generator[None, Any, Any]:
+        try:
+            inner = func(*args, **kwargs)
+            next(inner)
+        except Exception as exc:
+            fail(exc)
+            inner = None
+        try:
+            outcome = yield
+        except Exception as raised:  # new-style: the implementations below raised
+            if inner is None:
+                raise
+            try:
+                inner.throw(raised)
+            except StopIteration as stop:
+                return stop.value
+            except Exception as exc:
+                if exc is not raised:
+                    fail(exc)
+                raise raised from None
+            fail(RuntimeError(f"{func.__name__} yielded more than once"))
+            raise
+        if inner is None:
+            return outcome if new_style else None
+        try:
+            inner.send(outcome)
+        except StopIteration as stop:
+            return stop.value if new_style else None
+        except Exception as exc:
+            fail(exc)
+            return outcome if new_style else None
+        fail(RuntimeError(f"{func.__name__} yielded more than once"))
+        return outcome if new_style else None
+
+    return guarded

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from scrapy.utils.misc import load_object
+from scrapy.utils.misc import build_from_crawler, load_object
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -146,7 +146,8 @@ def build_resources(
                 " WEBSERVICE_RESOURCES"
             )
         try:
-            resource = entry.cls(crawler)
+            # The Scrapy way: a resource's own ``from_crawler`` is used when it has one.
+            resource = build_from_crawler(entry.cls, crawler)
         except Exception as exc:
             logger.exception(
                 "Web service resource %s (%s) skipped: it failed to build", entry.key, entry.source

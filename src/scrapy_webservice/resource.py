@@ -1,4 +1,4 @@
-"""The resource base classes: ``JsonResource``, ``JsonRpcResource`` and the root.
+"""The resource base class ``JsonResource``, and the root.
 
 A resource author writes ``render_GET`` returning a plain Python object
 (or an awaitable of one); everything about HTTP (status, headers, JSON
@@ -12,69 +12,40 @@ from __future__ import annotations
 import inspect
 import logging
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from . import jsonrpc
 from .encoding import dumps
-from .security import Access
+from .errors import HttpError, http_status
+from .public import WebServiceAPI, api, bound_api
 from .settings import DEFAULTS
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from twisted.web.server import Request
 
-    from .service import Service
+    # typing.Self requires Python 3.11
+    from typing_extensions import Self
 
 __all__ = [
+    "ErrorResource",
     "HttpError",
     "JsonResource",
-    "JsonRpcResource",
     "RawBody",
+    "RawJson",
     "RootResource",
-    "control",
-    "readonly",
+    "not_found",
+    "write_error",
 ]
 
 logger = logging.getLogger(__name__)
-audit_logger = logging.getLogger("scrapy_webservice.audit")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-_RPC_STATUS = {
-    jsonrpc.NOT_FOUND: 404,
-    jsonrpc.FORBIDDEN: 403,
-    jsonrpc.INVALID_PARAMS: 400,
-    jsonrpc.METHOD_NOT_FOUND: 404,
-}
-
-
-def readonly(func: F) -> F:
-    """Mark a method of a JSON-RPC target as safe for the read-only token."""
-    func.__webservice_readonly__ = True  # type: ignore[attr-defined]
-    return func
-
-
-def control(func: F) -> F:
-    """Mark a method as a control method (the default; this documents intent)."""
-    func.__webservice_readonly__ = False  # type: ignore[attr-defined]
-    return func
-
-
-class HttpError(Exception):
-    """Raise from ``render_GET`` to answer with an HTTP error and a JSON body."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class RawJson(str):
@@ -146,12 +117,30 @@ class JsonResource(Resource):
     #: True only for resources that hold no data (health, a page's static
     #: shell): the service then serves them without a token.
     public: ClassVar[bool] = False
-    #: The service this resource is mounted on; set when it is mounted.
-    service: Service | None = None
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__()
         self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """How the service builds a resource (``build_from_crawler``); override it freely."""
+        return cls(crawler)
+
+    @property
+    def api(self) -> WebServiceAPI:
+        """The service's public API: crawls, events, facts, plugins.
+
+        Bound to the crawler before any resource is built, so it works in
+        ``__init__`` and ``from_crawler`` too; ``LookupError`` for a crawler
+        that no service serves.
+        """
+        return api(self.crawler)
+
+    @property
+    def service(self) -> WebServiceAPI:
+        """The API, under the name hooks give it (``service``)."""
+        return api(self.crawler)
 
     # -- Twisted entry points -------------------------------------------------
 
@@ -165,13 +154,11 @@ class JsonResource(Resource):
         try:
             child = self.child(name, request)
         except Exception as exc:
-            # Runs before authentication: answer JSON, never Twisted's HTML page.
+            # Answer JSON, never Twisted's HTML page.
             status, message, _ = self._error_answer(request, exc)
             return ErrorResource(status, message)
         if child is None:
             return not_found(name)
-        if isinstance(child, JsonResource) and child.service is None:
-            child.service = self.service
         return child
 
     def child(self, name: str, request: Request) -> Resource | None:
@@ -211,13 +198,13 @@ class JsonResource(Resource):
 
     @property
     def debug(self) -> bool:
-        return bool(self.service is not None and self.service.config.debug)
+        bound = bound_api(self.crawler)
+        return bool(bound is not None and bound.config.debug)
 
     def dumps(self, obj: Any) -> str:
         """Encode ``obj`` as JSON, with the plugins' ``json_default`` as the last resort."""
-        if self.service is not None:
-            return self.service.dumps(obj)
-        return dumps(obj)
+        bound = bound_api(self.crawler)
+        return dumps(obj) if bound is None else bound.dumps(obj)
 
     def _encode(self, request: Request, result: Any) -> bytes:
         if isinstance(result, RawBody):
@@ -238,10 +225,9 @@ class JsonResource(Resource):
 
     def _error_answer(self, request: Request, exc: BaseException) -> tuple[int, str, Any]:
         """Status, message and data for an exception; unexpected ones are logged."""
-        if isinstance(exc, HttpError):
-            return exc.status, exc.message, None
-        if isinstance(exc, jsonrpc.JsonRpcError) and exc.code in _RPC_STATUS:
-            return _RPC_STATUS[exc.code], exc.message, None
+        known = http_status(exc)
+        if known is not None:
+            return known[0], known[1], None
         logger.error(
             "Web service resource %s failed on %s",
             type(self).__name__,
@@ -263,9 +249,10 @@ class JsonResource(Resource):
         from twisted.internet import reactor
 
         ended: list[str] = []  # "gone" or "timeout", once
+        bound = bound_api(self.crawler)
         timeout = (
-            self.service.config.response_timeout
-            if self.service is not None
+            bound.config.response_timeout
+            if bound is not None
             else DEFAULTS["WEBSERVICE_RESPONSE_TIMEOUT"]
         )
 
@@ -308,186 +295,12 @@ class JsonResource(Resource):
         return NOT_DONE_YET
 
 
-class _MethodTable(Mapping[str, jsonrpc.Method]):
-    """The methods a JSON-RPC resource offers, resolved lazily by name.
-
-    Properties are looked up statically so that listing the methods never
-    runs a property's getter.
-    """
-
-    def __init__(self, resource: JsonRpcResource, target: Any) -> None:
-        self.resource = resource
-        self.target = target
-
-    def __getitem__(self, name: str) -> jsonrpc.Method:
-        if not self.resource.exposes(name):
-            raise KeyError(name)
-        try:
-            static = inspect.getattr_static(self.target, name)
-        except AttributeError:
-            raise KeyError(name) from None
-        if isinstance(static, property) or inspect.isclass(static):
-            raise KeyError(name)
-        func = getattr(self.target, name, None)
-        if func is None or not callable(func) or inspect.isclass(func):
-            raise KeyError(name)
-        if inspect.isroutine(func) and not (inspect.isfunction(func) or inspect.ismethod(func)):
-            # Methods of built-in types (``list.append`` under ``open_spiders``,
-            # ``dict.clear`` under ``extensions``): data, not an API.
-            raise KeyError(name)
-        marked = getattr(func, "__webservice_readonly__", None)
-        readonly_ = name in self.resource.readonly_methods if marked is None else bool(marked)
-        return jsonrpc.Method(name, func, readonly=readonly_)
-
-    def __iter__(self) -> Iterator[str]:
-        names = self.resource.exposed
-        if names is None:
-            names = frozenset(dir(self.target))
-        for name in sorted(names):
-            if name in self:
-                yield name
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-class JsonRpcResource(JsonResource):
-    """JSON-RPC 2.0 over ``POST`` on the object that ``get_target()`` returns.
-
-    A path segment below it reaches a public attribute of the target as
-    another ``JsonRpcResource`` (``crawler/engine``), and ``GET`` returns the
-    target's value as JSON when it is data (``crawler/engine/open_spiders``)
-    or the list of its methods when it is not. Names starting with ``_``
-    are never reachable.
-
-    Narrow what a resource offers with ``exposed`` (the attribute names
-    reachable; ``None`` for every public one). Methods are *control*
-    methods unless marked with :func:`readonly` or listed in
-    ``readonly_methods``: only the full token may call control methods.
-    """
-
-    exposed: ClassVar[frozenset[str] | None] = None
-    readonly_methods: ClassVar[frozenset[str]] = frozenset()
-
-    def __init__(self, crawler: Crawler, target: Any = None) -> None:
-        super().__init__(crawler)
-        self._target = target
-
-    def get_target(self) -> Any:
-        """The object whose methods this resource calls; override to compute it."""
-        return self._target
-
-    def exposes(self, name: str) -> bool:
-        if not name or name.startswith("_"):
-            return False
-        return self.exposed is None or name in self.exposed
-
-    def child(self, name: str, request: Request) -> Resource | None:
-        if not name.isidentifier() or not self.exposes(name):
-            return None
-        return _AttributeResource(self, name)
-
-    def render_GET(self, txrequest: Request) -> Any:
-        target = self.get_target()
-        try:
-            return RawJson(self.dumps(target))
-        except (TypeError, ValueError):
-            pass
-        methods = _MethodTable(self, target)
-        return {
-            "methods": [{"name": name, "readonly": methods[name].readonly} for name in methods],
-            "attributes": [
-                name
-                for name in sorted(self.exposed if self.exposed is not None else dir(target))
-                if self.exposes(name) and name not in methods
-            ],
-        }
-
-    def render_POST(self, txrequest: Request) -> Any:
-        # Fail closed: a request that did not pass the guarding site may do nothing.
-        access = getattr(txrequest, "webservice_access", Access.NONE)
-        body = txrequest.content.read() if txrequest.content is not None else b""
-        config = self.service.config if self.service is not None else None
-        path = txrequest.path.decode("utf-8", "replace")
-
-        def audit(method: jsonrpc.Method, params: Any) -> None:
-            peer = txrequest.getClientAddress()
-            audit_logger.info(
-                "Control call %s %s(%s) from %s",
-                path,
-                method.name,
-                dumps(params) if params is not None else "",
-                getattr(peer, "host", peer),
-            )
-
-        async def answer() -> RawJson | None:
-            text = await jsonrpc.handle(
-                body,
-                _MethodTable(self, self.get_target()),
-                title=path,
-                version=_version(),
-                allow_control=access >= Access.CONTROL,
-                max_batch_size=config.max_batch_size if config else 100,
-                debug=self.debug,
-                adapt_result=_awaitable_deferred,
-                audit=audit,
-                dumps=self.dumps,
-            )
-            return None if text is None else RawJson(text)
-
-        return answer()
-
-    def _encode(self, request: Request, result: Any) -> bytes:
-        if result is None and request.method == b"POST":
-            # Only notifications: JSON-RPC says "nothing", HTTP says 204.
-            request.setResponseCode(204)
-            return b""
-        return super()._encode(request, result)
-
-
-class _AttributeResource(JsonRpcResource):
-    """``parent/name``: the attribute ``name`` of the parent's target."""
-
-    def __init__(self, parent: JsonRpcResource, name: str) -> None:
-        super().__init__(parent.crawler)
-        self._parent = parent
-        self._name = name
-        self._resolved = False
-
-    def get_target(self) -> Any:
-        if not self._resolved:
-            target = self._parent.get_target()
-            try:
-                self._target = getattr(target, self._name)
-            except AttributeError:
-                raise HttpError(404, f"No such resource: {self._name!r}") from None
-            self._resolved = True
-        return self._target
-
-
-def _awaitable_deferred(result: Any) -> Any:
-    """Let a coroutine await a method's Deferred under either reactor."""
-    if isinstance(result, Deferred):
-        return maybe_deferred_to_future(result)
-    return result
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
-
-
 class RootResource(JsonResource):
     """``GET /``: the names of the mounted resources, in mount order."""
 
     def __init__(self, crawler: Crawler, names: list[str] | None = None) -> None:
         super().__init__(crawler)
         self.names = list(names or [])
-
-    def mount(self, resource: JsonResource) -> None:
-        self.putChild(resource.ws_name.encode("utf-8"), resource)
-        self.names.append(resource.ws_name)
 
     def render_GET(self, txrequest: Request) -> dict[str, list[str]]:
         return {"resources": list(self.names)}

@@ -15,17 +15,17 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrapy import signals
 from twisted.internet import error as twisted_error
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
-from . import jsonrpc
+from .crawls import CrawlRegistry
 from .encoding import dumps
 from .events import ErrorLogHandler, EventBus
-from .monitor import CrawlMonitor
 from .plugins import Plugins
+from .public import WebServiceAPI, bind
 from .registry import RegistryError, build_resources
 from .resource import RootResource
+from .secret import Secret
 from .security import (
     TokenChecker,
     default_discovery_dir,
@@ -52,87 +52,65 @@ class ServiceError(Exception):
 
 
 class Service:
-    """Serves the resources of every running crawler of this process."""
+    """Serves the resources of every running crawler of this process.
+
+    It owns the lifecycle (listening, the discovery file, the log handler)
+    and the parts the :class:`~scrapy_webservice.public.WebServiceAPI`
+    shows to resources and plugins: the crawls, the event bus and the
+    plugins.
+    """
 
     def __init__(self, config: WebServiceConfig, plugins: Plugins | None = None) -> None:
         self.config = config
         #: The loaded plugins; pass an explicit ``Plugins`` to load nothing else (tests).
         self.plugins = plugins if plugins is not None else Plugins.from_config(config)
-        self.crawlers: list[Crawler] = []
-        self.token = (config.token or generate_token()) if config.auth_enabled else None
-        self.tokens = TokenChecker(self.token, config.readonly_token, enabled=config.auth_enabled)
+        token = (config.token or Secret(generate_token())) if config.auth_enabled else None
+        #: The full-access token; never part of the API.
+        self.token: Secret | None = token
+        self.tokens = TokenChecker(
+            token.reveal() if token else None,
+            config.readonly_token.reveal() if config.readonly_token else None,
+            enabled=config.auth_enabled,
+        )
         self.port: IListeningPort | None = None
         self.site: WebServiceSite | None = None
         self.root: RootResource | None = None
+        #: ``ws_name`` of the mounted resources, in mount order.
+        self.mounted: list[str] = []
         self.discovery_path: Path | None = None
+        #: The crawler that started the service: its settings configure it.
+        self.settings_crawler: Crawler | None = None
         self.failed = False
         #: Unix time the service started listening, for uptime.
         self.started_at: float | None = None
         self._shutdown_trigger: Any = None
         #: What happened to the crawls, for ``/events`` and plugins.
         self.events = EventBus()
-        #: Rates and pause state of each running crawler.
-        self.monitors: dict[Crawler, CrawlMonitor] = {}
+        #: The crawlers of the process, and a monitored crawl for each running one.
+        self.crawls = CrawlRegistry(self.events, config.rates_interval)
+        #: What resources and plugins see of this service.
+        self.api = WebServiceAPI(self)
         self._log_handler = ErrorLogHandler(self.events)
 
     # -- crawlers ----------------------------------------------------------
 
-    def running_crawlers(self) -> list[Crawler]:
-        """Crawlers whose spider is open, in the order they started."""
-        return [c for c in self.crawlers if _spider_open(c)]
-
-    def crawler_for(self, spider_name: str) -> Crawler:
-        """The crawler running ``spider_name``; a JSON-RPC ``NOT_FOUND`` error if none."""
-        if not isinstance(spider_name, str):
-            raise jsonrpc.JsonRpcError(
-                jsonrpc.INVALID_PARAMS, "Invalid params: spider name must be a string"
-            )
-        for crawler in self.running_crawlers():
-            if crawler.engine.spider.name == spider_name:
-                return crawler
-        running = ", ".join(sorted(self.spider_names())) or "none"
-        raise jsonrpc.JsonRpcError(
-            jsonrpc.NOT_FOUND, f"No running spider named {spider_name!r} (running: {running})"
-        )
-
-    def spider_names(self) -> list[str]:
-        return [c.engine.spider.name for c in self.running_crawlers()]
-
-    def monitor_for(self, crawler: Crawler) -> CrawlMonitor:
-        """The monitor of a running crawler; a JSON-RPC ``NOT_FOUND`` error if none."""
-        monitor = self.monitors.get(crawler)
-        if monitor is None:
-            raise jsonrpc.JsonRpcError(jsonrpc.NOT_FOUND, "The crawl is not monitored (yet)")
-        return monitor
+    def bind(self, crawler: Crawler) -> None:
+        """Make ``scrapy_webservice.api(crawler)`` this service's API."""
+        bind(crawler, self.api)
 
     def add_crawler(self, crawler: Crawler) -> None:
-        if crawler not in self.crawlers:
-            self.crawlers.append(crawler)
+        self.bind(crawler)
+        self.crawls.join(crawler)
         if self.port is None and not self.failed:
             self.start(crawler)
-        if self.port is not None and crawler not in self.monitors and _spider_open(crawler):
-            self._watch(crawler)
+        if self.port is not None:
+            self.crawls.watch(crawler)
 
     def remove_crawler(self, crawler: Crawler) -> Deferred[None] | None:
-        if crawler in self.crawlers:
-            self.crawlers.remove(crawler)
-        monitor = self.monitors.pop(crawler, None)
-        if monitor is not None:
-            monitor.stop()
-            crawler.signals.disconnect(self._spider_closed, signal=signals.spider_closed)
-        if not self.crawlers:
+        self.crawls.leave(crawler)
+        if not self.crawls.crawlers:
             return self.stop()
         return None
-
-    def _watch(self, crawler: Crawler) -> None:
-        monitor = CrawlMonitor(crawler, self.config.rates_interval, self.events.publish)
-        self.monitors[crawler] = monitor
-        monitor.start()
-        crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
-        self.events.publish("spider_opened", spider=monitor.spider_name)
-
-    def _spider_closed(self, spider: Any, reason: str) -> None:
-        self.events.publish("spider_closed", spider=spider.name, reason=reason)
 
     # -- listening ------------------------------------------------------------
 
@@ -160,6 +138,8 @@ class Service:
         here is logged and swallowed, unless ``WEBSERVICE_PLUGINS_STRICT``
         asks for a broken plugin to fail loudly.
         """
+        self.bind(crawler)
+        self.settings_crawler = crawler
         try:
             self._check_safe()
             self.root = self.build_root(crawler)
@@ -168,14 +148,14 @@ class Service:
         except (ServiceError, RegistryError) as exc:
             self.failed = True
             logger.error("Web service not started: %s", exc, extra={"crawler": crawler})
-            self.plugins.call("service_stopped", service=self)
+            self.plugins.call("service_stopped", service=self.api)
             return
         except Exception:
             self.failed = True
             if self.config.plugins_strict:
                 raise
             logger.exception("Web service not started", extra={"crawler": crawler})
-            self.plugins.call("service_stopped", service=self)
+            self.plugins.call("service_stopped", service=self.api)
             return
         logger.info(
             "Web service listening on %s", self.url.rstrip("/"), extra={"crawler": crawler}
@@ -183,18 +163,17 @@ class Service:
         self.started_at = time.time()
         logging.getLogger().addHandler(self._log_handler)
         self._write_discovery_file(crawler)
-        self.plugins.call("service_started", service=self)
+        self.plugins.call("service_started", service=self.api)
 
     def build_root(self, crawler: Crawler) -> RootResource:
-        root = RootResource(crawler)
-        root.service = self
         layers = self.plugins.resource_layers(crawler.settings)
         resources = build_resources(
             self.config, crawler, layers, on_error=self.plugins.resource_failed
         )
+        root = RootResource(crawler, [r.ws_name for r in resources])
         for resource in resources:
-            resource.service = self
-            root.mount(resource)
+            root.putChild(resource.ws_name.encode("utf-8"), resource)
+        self.mounted = list(root.names)
         return root
 
     def _check_safe(self) -> None:
@@ -257,7 +236,8 @@ class Service:
             if self.config.discovery_dir
             else default_discovery_dir()
         )
-        info: dict[str, Any] = {"url": self.url, "token": self.token}
+        token = self.token.reveal() if self.token else None
+        info: dict[str, Any] = {"url": self.url, "token": token}
         try:
             self.discovery_path = write_discovery_file(directory, info)
             from twisted.internet import reactor
@@ -298,26 +278,16 @@ class Service:
         if port is None:
             return None
         logging.getLogger().removeHandler(self._log_handler)
-        for monitor in self.monitors.values():
-            monitor.stop()
-        self.monitors.clear()
+        self.crawls.stop()
         self.events.close()
         stopped = port.stopListening()
         logger.info("Web service stopped")
-        self.plugins.call("service_stopped", service=self)
+        self.plugins.call("service_stopped", service=self.api)
         return stopped
 
     def dumps(self, obj: Any) -> str:
         """JSON text of ``obj``, asking the plugins about values the encoder does not know."""
         return dumps(obj, fallback=self.plugins.json_default)
-
-
-def _spider_open(crawler: Crawler) -> bool:
-    try:
-        engine = crawler.engine
-    except RuntimeError:  # Scrapy 2.13+: no engine before the crawl starts
-        return False
-    return engine is not None and engine.spider is not None
 
 
 _process_service: Service | None = None

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .secret import Secret
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
@@ -164,6 +166,16 @@ def optional_text(settings: BaseSettings, name: str, default: None) -> str | Non
     return value
 
 
+def secret(settings: BaseSettings, name: str, default: None) -> Secret | None:
+    """A token: a string kept in a :class:`~scrapy_webservice.Secret`, or ``None`` for unset.
+
+    No answer of the service can carry a ``Secret``, so neither can the
+    configuration that holds it.
+    """
+    value = optional_text(settings, name, default)
+    return None if value is None else Secret(value)
+
+
 def optional_path(settings: BaseSettings, name: str, default: None) -> str | None:
     """A file or directory (a ``pathlib.Path`` too, made a string), or ``None`` for unset."""
     value = _given(settings, name, default)
@@ -297,14 +309,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "WEBSERVICE_TOKEN",
         None,
-        optional_text,
+        secret,
         "token",
         "the full-access token; a random one is generated at start when unset",
     ),
     Setting(
         "WEBSERVICE_READONLY_TOKEN",
         None,
-        optional_text,
+        secret,
         "readonly_token",
         "a second token that may only read and call read-only methods",
     ),
@@ -481,8 +493,8 @@ class WebServiceConfig:
     resources: dict[Any, int | None]
     resources_base: dict[Any, int | None]
     auth_enabled: bool
-    token: str | None
-    readonly_token: str | None
+    token: Secret | None
+    readonly_token: Secret | None
     allowed_hosts: tuple[str, ...]
     cors_origins: tuple[str, ...]
     max_request_size: int
@@ -506,9 +518,9 @@ class WebServiceConfig:
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> WebServiceConfig:
         """Parse every setting of the table; a ``ValueError`` names one that cannot work."""
-        return cls(**{s.attribute: s.read(settings) for s in SETTINGS})._checked()
+        return cls(**{s.attribute: s.read(settings) for s in SETTINGS}).validated()
 
-    def _checked(self) -> WebServiceConfig:
+    def validated(self) -> WebServiceConfig:
         """Settings that are each fine but cannot work together."""
         if bool(self.tls_certificate) != bool(self.tls_key):
             raise ValueError(

@@ -25,7 +25,8 @@ from twisted.web.http import HTTPChannel, datetimeToString
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from .resource import ErrorResource, JsonResource, JsonRpcResource, error_body, write_error
+from .resource import ErrorResource, JsonResource, error_body, write_error
+from .rpc_resource import JsonRpcResource
 from .security import Access, TokenChecker, host_allowed, host_field_problem, origin_allowed
 
 if TYPE_CHECKING:

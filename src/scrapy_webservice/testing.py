@@ -32,14 +32,18 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .client import WebServiceClient
-from .plugins import ENV_DISABLE, ENV_NO_AUTOLOAD, Plugins
-from .service import Service
-from .settings import WebServiceConfig
+
+if TYPE_CHECKING:
+    # Imported where used: every pytest session of a project that installs
+    # this package loads this module (entry point ``pytest11``), so it
+    # imports nothing heavy (Scrapy, Twisted) until a fixture is used.
+    from .public import WebServiceAPI
+    from .service import Service
 
 __all__ = [
     "CrawlWithService",
@@ -121,6 +125,10 @@ def start_service(
     from scrapy.utils.test import get_crawler
 
     settings = {"WEBSERVICE_PORT": 0, "WEBSERVICE_PLUGINS_AUTOLOAD": False, **(settings or {})}
+    from .plugins import Plugins
+    from .service import Service
+    from .settings import WebServiceConfig
+
     manager = Plugins(strict=bool(settings.get("WEBSERVICE_PLUGINS_STRICT", False)))
     for plugin in plugins:
         manager.register(plugin)
@@ -136,6 +144,11 @@ class ServedService:
     service: Service
     url: str
     token: str | None
+
+    @property
+    def api(self) -> WebServiceAPI:
+        """The public API of the service, as its resources and plugins see it."""
+        return self.service.api
 
     async def request(self, path: str, method: str = "GET", **kwargs: Any) -> Reply:
         from twisted.internet import threads
@@ -181,7 +194,8 @@ def webservice(tmp_path: Path) -> Iterator[Callable[..., ServedService]]:
         started.append(service)
         if service.url is None and must_start:
             pytest.fail("the web service did not start: see the captured log")
-        return ServedService(service, service.url or "", service.token)
+        token = service.token.reveal() if service.token else None
+        return ServedService(service, service.url or "", token)
 
     yield start
     for service in started:
@@ -327,6 +341,8 @@ def webservice_crawl(tmp_path: Path) -> Iterator[Callable[..., CrawlWithService]
         shop, shop_url = start_shop(products, delay)
         started.append(shop)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        from .plugins import ENV_DISABLE, ENV_NO_AUTOLOAD
+
         env.pop(ENV_NO_AUTOLOAD, None)
         env.pop(ENV_DISABLE, None)
         args = [sys.executable, "-m", "scrapy", "crawl", "demo", "-a", f"url={shop_url}"]

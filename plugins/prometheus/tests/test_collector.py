@@ -1,7 +1,8 @@
 """The collector reads live objects at scrape time; its output parses as Prometheus text.
 
-The crawl here is a stand-in (stats collector real, engine with the three
-attributes the collector reads); a real crawl is in test_prometheus_server.
+The crawls here are stand-ins of the public API's ``Crawl`` (stats
+collector real, the rest set by each test); a real crawl is in
+test_prometheus_server.
 """
 
 from __future__ import annotations
@@ -12,39 +13,46 @@ from types import SimpleNamespace
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from scrapy import Request
 from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
 
 from scrapy_webservice_prometheus.collector import ScrapyCollector
 
+RATES = {
+    window: {"seconds": 1.0, "pages_per_minute": 6.0, "items_per_minute": 3.0}
+    for window in ("last_minute", "since_start")
+}
+
 
 class Crawl:
-    """A crawler stand-in: hashable, like a real crawler (monitors are keyed by it)."""
+    """A stand-in of the API's ``Crawl``: the stats collector is real, the rest is set here."""
 
-    def __init__(self, engine: SimpleNamespace, stats: MemoryStatsCollector) -> None:
-        self.engine = engine
-        self.stats = stats
+    def __init__(self, name: str, stats: MemoryStatsCollector) -> None:
+        self.spider_name = name
+        self.stats_collector = stats
+        self.in_flight = 0
+        self.downloading = 2
+        self.scheduled: int | None = 3
+        self.paused = False
+        self.state = "running"
+
+    def stats(self) -> dict:
+        return dict(self.stats_collector.get_stats())
+
+    def rates(self) -> dict:
+        return RATES
 
 
 def crawl(name: str, stats: dict) -> Crawl:
     collector = MemoryStatsCollector(SimpleNamespace(settings=Settings()))
     collector.set_stats(dict(stats))
-    engine = SimpleNamespace(
-        spider=SimpleNamespace(name=name),
-        paused=False,
-        downloader=SimpleNamespace(active={1, 2}),
-        _slot=SimpleNamespace(inprogress=set(), closing=None, scheduler=[1, 2, 3]),
-    )
-    return Crawl(engine, collector)
+    return Crawl(name, collector)
 
 
-def scrape(*crawlers, started_at=None) -> dict:
-    service = SimpleNamespace(
-        running_crawlers=lambda: list(crawlers), monitors={}, started_at=started_at
-    )
+def scrape(*crawls, uptime=None) -> dict:
+    api = SimpleNamespace(crawls=lambda: list(crawls), version="0.1.0", uptime=uptime)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ScrapyCollector(service))
+    registry.register(ScrapyCollector(api))
     text = generate_latest(registry).decode()
     return {family.name: family for family in text_string_to_metric_families(text)}, text
 
@@ -87,8 +95,7 @@ def test_every_crawl_series_has_the_spider_label():
 
 def test_engine_status_is_read_live():
     busy = crawl("a", {})
-    busy.engine._slot.inprogress.update({Request("http://x/1"), Request("http://x/2")})
-    busy.engine.paused = True
+    busy.in_flight, busy.paused, busy.state = 2, True, "pausing"
     families, _ = scrape(busy)
     assert samples(families["scrapy_engine_in_flight_requests"]) == {(("spider", "a"),): 2.0}
     assert samples(families["scrapy_engine_scheduler_pending_requests"]) == {
@@ -101,7 +108,7 @@ def test_engine_status_is_read_live():
     states = samples(families["scrapy_engine_state"])
     assert states[(("spider", "a"), ("state", "pausing"))] == 1.0
     assert states[(("spider", "a"), ("state", "running"))] == 0.0
-    busy.engine._slot.inprogress.clear()
+    busy.in_flight, busy.state = 0, "paused"
     families, _ = scrape(busy)  # nothing cached between scrapes
     assert samples(families["scrapy_engine_state"])[(("spider", "a"), ("state", "paused"))] == 1.0
 
@@ -127,15 +134,29 @@ def test_clashing_stat_names_keep_the_first_and_never_break_the_scrape(caplog):
 
 def test_a_failing_crawl_does_not_cost_the_others(caplog):
     broken = crawl("broken", {})
-    broken.stats = None
+    broken.stats_collector = None
     families, _ = scrape(broken, crawl("ok", {"item_scraped_count": 1}))
     assert samples(families["scrapy_item_scraped"]) == {(("spider", "ok"),): 1.0}
     assert "collecting the metrics of broken failed" in caplog.text
 
 
 def test_service_metrics_have_no_spider_label():
-    families, _ = scrape(started_at=1.0)
+    families, _ = scrape(uptime=2.5)
     assert samples(families["scrapy_webservice_info"]) == {(("version", "0.1.0"),): 1.0}
     [uptime] = families["scrapy_webservice_uptime_seconds"].samples
     assert uptime.labels == {}
-    assert uptime.value > 0
+    assert uptime.value == 2.5
+
+
+def test_rates_by_window():
+    families, _ = scrape(crawl("a", {}))
+    pages = samples(families["scrapy_pages_per_minute"])
+    assert pages[(("spider", "a"), ("window", "last_minute"))] == 6.0
+    assert pages[(("spider", "a"), ("window", "since_start"))] == 6.0
+
+
+def test_unknown_scheduler_size_is_left_out():
+    quiet = crawl("a", {})
+    quiet.scheduled = None
+    families, _ = scrape(quiet)
+    assert "scrapy_engine_scheduler_pending_requests" not in families

@@ -2,41 +2,26 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
-from scrapy.utils.defer import deferred_from_coro
-
-from ..monitor import in_flight_requests, resume
-from ..resource import JsonRpcResource, control, readonly
+from .. import CLOSE_REASON, Crawl, JsonRpcResource, WebServiceAPI, control, data, readonly
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from ..service import Service
-
 __all__ = ["CrawlerFacade", "CrawlerResource", "EngineFacade", "SpidersFacade"]
-
-logger = logging.getLogger(__name__)
-
-CLOSE_REASON = "closed_by_webservice"
-
-
-def _class_path(obj: Any) -> str:
-    cls = type(obj)
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 class EngineFacade:
-    """``crawler/engine``: the engines of the running crawlers, addressed by spider name."""
+    """``crawler/engine``: the engines of the running crawls, by spider name or crawl id."""
 
-    def __init__(self, service: Service) -> None:
-        self._service = service
+    def __init__(self, api: WebServiceAPI) -> None:
+        self._api = api
 
-    @property
+    @data
     def open_spiders(self) -> list[str]:
         """Names of the spiders running now."""
-        return self._service.spider_names()
+        return self._api.spider_names()
 
     @control
     def close_spider(self, spider: str, reason: str = CLOSE_REASON) -> dict[str, Any]:
@@ -45,10 +30,8 @@ class EngineFacade:
         The answer comes at once: closing is scheduled on the reactor, never
         awaited inside the request.
         """
-        crawler = self._service.crawler_for(spider)
-        from twisted.internet import reactor
-
-        reactor.callLater(0, _close, crawler, reason)
+        crawl = self._api.crawl(spider)
+        crawl.close(reason)
         return {"spider": spider, "closing": True, "reason": reason}
 
     @control
@@ -59,97 +42,68 @@ class EngineFacade:
         downloaded and processed, and ``paused`` once none are (read it with
         ``state``, or watch ``/events``). Other spiders of the process go on.
         """
-        crawler = self._service.crawler_for(spider)
-        crawler.engine.pause()
-        return self._state_answer(crawler, urls=True)
+        crawl = self._api.crawl(spider)
+        crawl.pause()
+        return _state_answer(crawl, urls=True)
 
     @control
     def unpause(self, spider: str) -> dict[str, Any]:
         """Let a paused spider fetch again, at once rather than at its next heartbeat."""
-        crawler = self._service.crawler_for(spider)
-        resume(crawler.engine)
-        return self._state_answer(crawler)
+        crawl = self._api.crawl(spider)
+        crawl.resume()
+        return _state_answer(crawl)
 
     @readonly
     def state(self, spider: str) -> dict[str, Any]:
         """``running``, ``pausing``, ``paused`` or ``closing``, and the requests in flight."""
-        return self._state_answer(self._service.crawler_for(spider), urls=True)
+        return _state_answer(self._api.crawl(spider), urls=True)
 
     @readonly
     def is_paused(self, spider: str) -> bool:
         """Whether the engine of ``spider`` is paused (``pausing`` or ``paused``)."""
-        return bool(self._service.crawler_for(spider).engine.paused)
-
-    def _state_answer(self, crawler: Crawler, urls: bool = False) -> dict[str, Any]:
-        monitor = self._service.monitor_for(crawler)
-        answer: dict[str, Any] = {
-            "spider": monitor.spider_name,
-            "state": monitor.check_state(),
-            "paused": bool(crawler.engine.paused),
-            "in_flight": len(in_flight_requests(crawler.engine)),
-        }
-        if urls:
-            answer["in_flight_urls"] = monitor.in_flight_urls()
-        return answer
+        return self._api.crawl(spider).paused
 
 
-def _close(crawler: Crawler, reason: str) -> None:
-    engine = crawler.engine
-    if engine.spider is None:
-        return
-    close_async = getattr(engine, "close_spider_async", None)
-    if close_async is not None:
-        d = deferred_from_coro(close_async(reason=reason))
-    else:  # Scrapy < 2.14
-        d = engine.close_spider(engine.spider, reason)
-    d.addErrback(
-        lambda failure: logger.error(
-            "Closing spider %s failed: %s", crawler.spider.name, failure.getErrorMessage()
-        )
-    )
+def _state_answer(crawl: Crawl, urls: bool = False) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "spider": crawl.spider_name,
+        "crawl_id": crawl.id,
+        "state": crawl.state,
+        "paused": crawl.paused,
+        "in_flight": crawl.in_flight,
+    }
+    if urls:
+        answer["in_flight_urls"] = crawl.in_flight_urls()
+    return answer
 
 
 class SpidersFacade:
     """``crawler/spiders``: the spiders the project's spider loader knows."""
 
-    def __init__(self, service: Service, crawler: Crawler) -> None:
-        self._service = service
-        self._crawler = crawler
+    def __init__(self, api: WebServiceAPI) -> None:
+        self._api = api
         self._names: list[str] | None = None
 
     @readonly
     def list(self) -> list[str]:
         """Names of every spider of the project, running or not."""
         if self._names is None:
-            self._names = sorted(_spider_loader(self._crawler).list())
+            self._names = self._api.project_spiders()
         return list(self._names)
 
 
-def _spider_loader(crawler: Crawler) -> Any:
-    try:
-        from scrapy.spiderloader import get_spider_loader
-    except ImportError:  # Scrapy < 2.13
-        from scrapy.spiderloader import SpiderLoader
-
-        return SpiderLoader.from_settings(crawler.settings.frozencopy())
-    return get_spider_loader(crawler.settings)
-
-
 class CrawlerFacade:
-    """``crawler``: the seed's crawler resource, over every crawler of the process."""
+    """``crawler``: the seed's crawler resource, over every crawl of the process."""
 
-    def __init__(self, service: Service, crawler: Crawler) -> None:
-        self.engine = EngineFacade(service)
-        self.spiders = SpidersFacade(service, crawler)
-        self._service = service
+    def __init__(self, api: WebServiceAPI) -> None:
+        self.engine = EngineFacade(api)
+        self.spiders = SpidersFacade(api)
+        self._api = api
 
-    @property
+    @data
     def extensions(self) -> dict[str, list[str]]:
-        """The enabled extensions of each running crawler, by spider name."""
-        return {
-            c.engine.spider.name: [_class_path(ext) for ext in c.extensions.middlewares]
-            for c in self._service.running_crawlers()
-        }
+        """The enabled extensions of each running crawl, by spider name."""
+        return {label: crawl.extensions() for label, crawl in self._api.crawls_by_label().items()}
 
 
 class CrawlerResource(JsonRpcResource):
@@ -164,6 +118,5 @@ class CrawlerResource(JsonRpcResource):
 
     def get_target(self) -> CrawlerFacade:
         if self._facade is None:
-            assert self.service is not None, "mounted resources have a service"
-            self._facade = CrawlerFacade(self.service, self.crawler)
+            self._facade = CrawlerFacade(self.api)
         return self._facade

@@ -22,12 +22,12 @@ from twisted.internet.task import LoopingCall
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
-from ..resource import JsonResource, write_error
+from .. import HttpError, JsonResource, WebServiceAPI
 
 if TYPE_CHECKING:
     from twisted.web.server import Request
 
-    from ..events import Event, EventBus
+    from .. import Event
 
 __all__ = ["EventStream", "EventsResource"]
 
@@ -112,7 +112,7 @@ class EventStream:
             self.request.write(frame)
 
     def stopProducing(self) -> None:
-        self._closed()
+        self.mark_closed()
 
     # -- ending ---------------------------------------------------------------------------
 
@@ -120,7 +120,7 @@ class EventStream:
         """Cut a client off at once, discarding what it has not read."""
         peer = getattr(self.request.getClientAddress(), "host", "?")
         logger.info("Event stream to %s dropped: %s", peer, reason)
-        self._closed()
+        self.mark_closed()
         transport = self.request.transport
         if transport is not None:
             abort = getattr(transport, "abortConnection", transport.loseConnection)
@@ -134,14 +134,15 @@ class EventStream:
         """
         if self.closed:
             return
-        self._closed()
+        self.mark_closed()
         channel = self.request.channel  # finish() lets go of it
         self.request.unregisterProducer()
         self.request.finish()
         if channel is not None:
             channel.loseConnection()
 
-    def _closed(self) -> None:
+    def mark_closed(self) -> None:
+        """Forget the client: no more writes, callbacks told (idempotent)."""
         if self.closed:
             return
         self.closed = True
@@ -168,18 +169,20 @@ class EventsResource(JsonResource):
     def render(self, request: Request) -> bytes | int:
         if request.method != b"GET":
             return super().render(request)
-        assert self.service is not None, "mounted resources have a service"
-        config = self.service.config
-        if self.service.events.closed:
-            return write_error(request, 503, "The web service is stopping")
-        if len(self.streams) >= config.events_max_clients:
-            request.setHeader(b"Retry-After", b"10")
-            return write_error(
-                request,
-                503,
-                f"Too many event stream clients (WEBSERVICE_EVENTS_MAX_CLIENTS ="
-                f" {config.events_max_clients})",
-            )
+        api = self.api
+        config = api.config
+        try:
+            if api.events_closed:
+                raise HttpError(503, "The web service is stopping")
+            if len(self.streams) >= config.events_max_clients:
+                request.setHeader(b"Retry-After", b"10")
+                raise HttpError(
+                    503,
+                    f"Too many event stream clients (WEBSERVICE_EVENTS_MAX_CLIENTS ="
+                    f" {config.events_max_clients})",
+                )
+        except HttpError as exc:
+            return self._error(request, exc)
         stream = EventStream(
             request,
             max_buffer=config.events_max_buffer,
@@ -187,10 +190,10 @@ class EventsResource(JsonResource):
             names=_arg_set(request, b"events"),
             encode=self._encode_event,
         )
-        self._open(stream, self.service.events, _last_event_id(request))
+        self._open(stream, api, _last_event_id(request))
         return NOT_DONE_YET
 
-    def _open(self, stream: EventStream, bus: EventBus, last_id: int | None) -> None:
+    def _open(self, stream: EventStream, api: WebServiceAPI, last_id: int | None) -> None:
         request = stream.request
         request.setHeader(b"Content-Type", b"text/event-stream; charset=utf-8")
         request.setHeader(b"Cache-Control", b"no-store")
@@ -199,7 +202,7 @@ class EventsResource(JsonResource):
         # answered, so a quiet client is not cut off; keep-alives find gone ones.)
 
         def forget(_: EventStream) -> None:
-            bus.unsubscribe(stream)
+            api.unsubscribe(stream)
             if stream in self.streams:
                 self.streams.remove(stream)
             if not self.streams and self._keepalive.running:
@@ -208,15 +211,15 @@ class EventsResource(JsonResource):
         # Registered before anything is written, so that a stream closed at
         # any point below is forgotten.
         stream.on_close.append(forget)
-        request.notifyFinish().addBoth(lambda _: stream._closed())
+        request.notifyFinish().addBoth(lambda _: stream.mark_closed())
         self.streams.append(stream)
-        bus.subscribe(stream)
+        api.subscribe(stream)
         request.registerProducer(stream, True)
         # The first chunk sends the headers, so the client knows it is connected;
         # the replay goes with it in one write, outside the slow-client budget.
         frames = [f"retry: {RETRY_MS}\n: connected\n\n".encode()]
         if last_id is not None:
-            frames += [f for e in bus.since(last_id) if (f := stream.frame(e)) is not None]
+            frames += [f for e in api.events_since(last_id) if (f := stream.frame(e)) is not None]
         request.write(b"".join(frames))
         if not self._keepalive.running and not stream.closed:
             self._keepalive.start(KEEPALIVE, now=False)
@@ -224,8 +227,7 @@ class EventsResource(JsonResource):
     def _encode_event(self, event: Event) -> str:
         """An event's JSON, encoded once for all the streams it goes to."""
         if self._encoded[0] != event.id:
-            assert self.service is not None
-            self._encoded = (event.id, self.service.dumps(event.data))
+            self._encoded = (event.id, self.api.dumps(event.data))
         return self._encoded[1]
 
     def _ping(self) -> None:

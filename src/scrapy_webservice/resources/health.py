@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..resource import JsonResource
+from .. import JsonResource
 
 if TYPE_CHECKING:
     from twisted.web.server import Request

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..resource import JsonResource
+from .. import JsonResource
 
 if TYPE_CHECKING:
     from twisted.web.server import Request
@@ -18,5 +18,4 @@ class PluginsResource(JsonResource):
     ws_name = "plugins"
 
     def render_GET(self, txrequest: Request) -> dict[str, Any]:
-        assert self.service is not None, "mounted resources have a service"
-        return self.service.plugins.listing()
+        return self.api.plugins()

@@ -1,40 +1,37 @@
-"""``stats``: the stats of the running crawls."""
+"""``stats``: the stats and live rates of the running crawls."""
 
 from __future__ import annotations
 
 from numbers import Number
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..resource import JsonRpcResource, readonly
-
-if TYPE_CHECKING:
-    from ..service import Service
+from .. import JsonRpcResource, WebServiceAPI, readonly
 
 __all__ = ["StatsFacade", "StatsResource"]
 
 
 class StatsFacade:
-    """The stats collectors of the service's crawlers, addressed by spider name."""
+    """The stats of the service's crawls, addressed by spider name or crawl id."""
 
-    def __init__(self, service: Service) -> None:
-        self._service = service
+    def __init__(self, api: WebServiceAPI) -> None:
+        self._api = api
 
     @readonly
     def get_stats(self, spider: str | None = None) -> dict[str, Any]:
         """All stats of ``spider``; without it, the process's stats.
 
-        With one crawler in the process those are its stats as they are;
-        with several, numeric stats are summed over the crawlers (other
-        values differ per crawler and are left out: ask per spider).
+        With one crawl in the process those are its stats as they are;
+        with several, numeric stats are summed over the crawls (other
+        values differ per crawl and are left out: ask per spider).
         """
         if spider is not None:
-            return dict(self._service.crawler_for(spider).stats.get_stats())
-        crawlers = self._service.running_crawlers()
-        if len(crawlers) == 1:
-            return dict(crawlers[0].stats.get_stats())
+            return self._api.crawl(spider).stats()
+        crawls = self._api.crawls()
+        if len(crawls) == 1:
+            return crawls[0].stats()
         totals: dict[str, Any] = {}
-        for crawler in crawlers:
-            for key, value in crawler.stats.get_stats().items():
+        for crawl in crawls:
+            for key, value in crawl.stats().items():
                 if isinstance(value, Number) and not isinstance(value, bool):
                     totals[key] = totals.get(key, 0) + value
         return totals
@@ -46,15 +43,11 @@ class StatsFacade:
         Pages, items, errors (ERROR log records) and retries per minute over
         the last minute and since the start, response status counts, the
         state (``running``, ``pausing``, ``paused``…) and requests in flight.
+        Where two crawls run one spider, each is keyed by its crawl id.
         """
         if spider is not None:
-            crawler = self._service.crawler_for(spider)
-            return self._service.monitor_for(crawler).rates()
-        return {
-            monitor.spider_name: monitor.rates()
-            for crawler in self._service.running_crawlers()
-            if (monitor := self._service.monitors.get(crawler)) is not None
-        }
+            return self._api.crawl(spider).rates()
+        return {label: crawl.rates() for label, crawl in self._api.crawls_by_label().items()}
 
     @readonly
     def get_value(self, key: str, default: Any = None, spider: str | None = None) -> Any:
@@ -63,10 +56,15 @@ class StatsFacade:
 
 
 class StatsResource(JsonRpcResource):
-    """JSON-RPC ``get_stats`` / ``get_value``; ``GET stats`` lists the methods."""
+    """JSON-RPC ``get_stats`` / ``get_value`` / ``get_rates``; also by ``GET stats/<method>``."""
 
     ws_name = "stats"
 
+    def __init__(self, crawler: Any, target: Any = None) -> None:
+        super().__init__(crawler, target)
+        self._facade: StatsFacade | None = None
+
     def get_target(self) -> StatsFacade:
-        assert self.service is not None, "mounted resources have a service"
-        return StatsFacade(self.service)
+        if self._facade is None:
+            self._facade = StatsFacade(self.api)
+        return self._facade

@@ -8,26 +8,27 @@ class {{ cookiecutter.__camel_name }}Resource(JsonResource):
     """A read-only resource: ``render_GET`` returns data, the base class makes it JSON.
 
     The service checks the token before this code runs, and answers errors
-    with JSON (raise ``scrapy_webservice.resource.HttpError(404, "...")``
-    for a 4xx). Never block here: this runs on the crawl's reactor.
+    with JSON (raise ``scrapy_webservice.HttpError(404, "...")`` for a 4xx).
+    Never block here: this runs on the crawl's reactor.
     """
 
     ws_name = "{{ cookiecutter.ws_name }}"
 
     def render_GET(self, txrequest):
-        # self.service sees every crawler of the process; self.crawler is
-        # the one that started the service.
+        # self.api is the service's public API: it sees every crawl of the
+        # process; self.crawler is the one that started the service.
         return {
             "items": {
-                crawler.spider.name: crawler.stats.get_value("item_scraped_count", 0)
-                for crawler in self.service.running_crawlers()
+                crawl.spider_name: crawl.stats().get("item_scraped_count", 0)
+                for crawl in self.api.crawls()
             }
         }
 {%- else -%}
 """JSON-RPC ``{{ cookiecutter.ws_name }}``: read item counts, and add notes to a crawl's stats."""
 
-from scrapy_webservice import JsonRpcResource, control, readonly
-from scrapy_webservice.jsonrpc import INVALID_PARAMS, JsonRpcError
+from scrapy_webservice import JsonRpcError, JsonRpcResource, control, readonly
+
+INVALID_PARAMS = -32602
 
 NOTES_STAT = "{{ cookiecutter.ws_name }}/notes"
 
@@ -41,14 +42,14 @@ class {{ cookiecutter.__camel_name }}Target:
     the signature before the call (a wrong call gets error -32602).
     """
 
-    def __init__(self, service):
-        self._service = service  # names starting with "_" are never reachable
+    def __init__(self, api):
+        self._api = api  # names starting with "_" are never reachable
 
     @readonly
     def item_count(self, spider: str) -> int:
-        """Items scraped so far by a running spider."""
-        crawler = self._service.crawler_for(spider)  # error -32001 if not running
-        return crawler.stats.get_value("item_scraped_count", 0)
+        """Items scraped so far by a running spider (also ``GET .../item_count?spider=``)."""
+        crawl = self._api.crawl(spider)  # NoSuchSpider: error -32001, or a 404 by GET
+        return crawl.stats().get("item_scraped_count", 0)
 
     @control
     def add_note(self, spider: str, note: str) -> list:
@@ -57,7 +58,7 @@ class {{ cookiecutter.__camel_name }}Target:
             # A JSON-RPC error the client can act on; anything else raised
             # becomes a logged "internal error" without details.
             raise JsonRpcError(INVALID_PARAMS, "Invalid params: the note is empty")
-        crawler = self._service.crawler_for(spider)
+        crawler = self._api.crawler_for(spider)
         notes = [*crawler.stats.get_value(NOTES_STAT, []), note]
         crawler.stats.set_value(NOTES_STAT, notes)
         return notes
@@ -69,5 +70,5 @@ class {{ cookiecutter.__camel_name }}Resource(JsonRpcResource):
     ws_name = "{{ cookiecutter.ws_name }}"
 
     def get_target(self):
-        return {{ cookiecutter.__camel_name }}Target(self.service)
+        return {{ cookiecutter.__camel_name }}Target(self.api)
 {%- endif %}

@@ -16,7 +16,7 @@ from scrapy_webservice import hookimpl
 from .resource import DashboardResource
 
 if TYPE_CHECKING:
-    from scrapy_webservice.service import Service
+    from scrapy_webservice import WebServiceAPI
 
 __all__ = ["RESOURCE", "dashboard_url", "register_resources", "service_started"]
 __version__ = "0.1.0"
@@ -32,19 +32,13 @@ def register_resources(settings):
     return {RESOURCE: 800}
 
 
-def dashboard_url(service: Service) -> str | None:
+def dashboard_url(service: WebServiceAPI) -> str | None:
     """``http://HOST:PORT/dashboard`` when the dashboard is mounted on ``service``."""
-    root = getattr(service, "root", None)
-    if service.url is None or root is None:
-        return None
-    for resource in root.children.values():
-        if isinstance(resource, DashboardResource):
-            return f"{service.url.rstrip('/')}/{resource.ws_name}"
-    return None
+    return service.resource_url(DashboardResource.ws_name)
 
 
 @hookimpl
-def service_started(service: Service) -> None:
+def service_started(service: WebServiceAPI) -> None:
     """Log where to open the dashboard (never the token)."""
     url = dashboard_url(service)
     if url is not None:

@@ -13,8 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from scrapy_webservice import JsonResource
-from scrapy_webservice.resource import RawBody, not_found
+from scrapy_webservice import JsonResource, RawBody
 
 if TYPE_CHECKING:
     from twisted.web.resource import Resource
@@ -98,7 +97,8 @@ class DashboardResource(JsonResource):
         return RawBody(asset_bytes(PAGE), "text/html; charset=utf-8")
 
     def child(self, name: str, request: Request) -> Resource | None:
-        if name not in ASSETS:
+        # A file has nothing below it, not even "/": ``dashboard.js/`` is a 404.
+        if name not in ASSETS or request.postpath:
             return None
         return AssetResource(self.crawler, name)
 
@@ -107,14 +107,11 @@ class AssetResource(JsonResource):
     """One file of :data:`ASSETS`; it holds no data, so it is public too."""
 
     public = True
-    isLeaf = False
+    isLeaf = True
 
     def __init__(self, crawler, name: str) -> None:
         super().__init__(crawler)
         self.name = name
-
-    def getChild(self, path: bytes, request: Request) -> Resource:
-        return not_found(path)
 
     def render_GET(self, txrequest: Request) -> RawBody:
         _secure(txrequest)

@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from scrapy_webservice.client import client_from_options
+
 from .services import ServiceSet, discovery_dirs
 
 __all__ = ["build_parser", "command"]
@@ -60,9 +62,7 @@ def make_services(args: argparse.Namespace, options: argparse.Namespace) -> Serv
         or getattr(options, "host", None)
         or getattr(options, "port", None)
     ):
-        from scrapy_webservice.cli import make_client
-
-        return ServiceSet(client=make_client(options), timeout=timeout)
+        return ServiceSet(client=client_from_options(options), timeout=timeout)
     return ServiceSet(
         directories=discovery_dirs(args.discovery_dir),
         pid=getattr(options, "pid", None),

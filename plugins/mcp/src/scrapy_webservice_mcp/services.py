@@ -13,16 +13,13 @@ calls it from a worker thread.
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scrapy_webservice.client import WebServiceClient, find_services
-from scrapy_webservice.security import DISCOVERY_APP_NAME, default_discovery_dir
+from scrapy_webservice.client import WebServiceClient, default_discovery_dir, find_services
 
 from .catalog import Catalog, DiscoveryError, discover_catalog
 
@@ -41,12 +38,9 @@ def discovery_dirs(explicit: Path | None = None) -> list[Path]:
     """
     if explicit is not None:
         return [explicit]
-    dirs = [default_discovery_dir()]
-    if sys.platform.startswith("linux") and not os.environ.get("XDG_RUNTIME_DIR"):
-        login_runtime = Path(f"/run/user/{os.getuid()}") / DISCOVERY_APP_NAME
-        if login_runtime not in dirs:
-            dirs.append(login_runtime)
-    return dirs
+    # Without XDG_RUNTIME_DIR (MCP clients trim the environment), this is
+    # still the login session's /run/user/<uid> directory when there is one.
+    return [default_discovery_dir()]
 
 
 @dataclass

@@ -1,15 +1,14 @@
 """A ``prometheus_client`` collector that reads the live crawls at scrape time.
 
-Nothing runs between scrapes: each ``collect()`` reads the stats, engine
-and rates of the service's running crawlers and builds the metric
-families from them. It runs on the reactor thread (inside the request),
-and only copies small dicts.
+Nothing runs between scrapes: each ``collect()`` reads the stats, state
+and rates of the service's running crawls, through the web service's
+public API only, and builds the metric families from them. It runs on the
+reactor thread (inside the request), and only copies small dicts.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,8 +19,6 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from scrapy_webservice.monitor import COUNTERS as RATE_COUNTERS
-from scrapy_webservice.monitor import crawl_state, in_flight_requests
 
 from .names import metric_for, metric_value
 
@@ -32,6 +29,7 @@ logger = logging.getLogger(__name__)
 #: Every state ``scrapy_engine_state`` has a series for (1 for the current one).
 STATES = ("running", "pausing", "paused", "closing")
 WINDOWS = ("last_minute", "since_start")
+RATE_SUFFIX = "_per_minute"
 
 
 class _Families:
@@ -78,27 +76,29 @@ class _Families:
 
 
 class ScrapyCollector(Collector):
-    """The metrics of every running crawl of a ``scrapy_webservice`` service."""
+    """The metrics of every running crawl of a ``scrapy_webservice`` service.
 
-    def __init__(self, service: Any) -> None:
-        self.service = service
+    ``api`` is the service's :class:`scrapy_webservice.WebServiceAPI`.
+    """
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
 
     def collect(self) -> Iterator[Metric]:
         families = _Families()
-        for crawler in self.service.running_crawlers():
-            spider = crawler.engine.spider.name
+        for crawl in self.api.crawls():
+            spider = crawl.spider_name
             try:
-                self._engine(families, crawler, spider)
-                self._rates(families, crawler, spider)
-                self._stats(families, crawler.stats.get_stats(), spider)
+                self._engine(families, crawl, spider)
+                self._rates(families, crawl, spider)
+                self._stats(families, crawl.stats(), spider)
             except Exception:
                 # One odd crawl must not cost the scrape of the others.
                 logger.exception("Prometheus: collecting the metrics of %s failed", spider)
         yield from families.families.values()
         yield from self._service_metrics()
 
-    def _engine(self, families: _Families, crawler: Any, spider: str) -> None:
-        engine = crawler.engine
+    def _engine(self, families: _Families, crawl: Any, spider: str) -> None:
         label = {"spider": spider}
         add = families.add
         add(
@@ -106,26 +106,26 @@ class ScrapyCollector(Collector):
             "gauge",
             "Requests taken off the scheduler and not yet fully processed",
             label,
-            len(in_flight_requests(engine)),
+            crawl.in_flight,
         )
         add(
             "scrapy_engine_downloader_active_requests",
             "gauge",
             "Requests in the downloader",
             label,
-            len(getattr(engine.downloader, "active", ())),
+            crawl.downloading,
         )
-        scheduler = getattr(getattr(engine, "_slot", None), "scheduler", None)
-        if scheduler is not None and hasattr(scheduler, "__len__"):
+        scheduled = crawl.scheduled
+        if scheduled is not None:
             add(
                 "scrapy_engine_scheduler_pending_requests",
                 "gauge",
                 "Requests waiting in the scheduler",
                 label,
-                len(scheduler),
+                scheduled,
             )
-        add("scrapy_engine_paused", "gauge", "1 if the engine is paused", label, engine.paused)
-        state = crawl_state(engine)
+        add("scrapy_engine_paused", "gauge", "1 if the engine is paused", label, crawl.paused)
+        state = crawl.state
         for name in STATES:
             add(
                 "scrapy_engine_state",
@@ -135,19 +135,19 @@ class ScrapyCollector(Collector):
                 1.0 if name == state else 0.0,
             )
 
-    def _rates(self, families: _Families, crawler: Any, spider: str) -> None:
-        monitor = self.service.monitors.get(crawler)
-        if monitor is None:
-            return
-        rates = monitor.rates()
-        for counter in RATE_COUNTERS:
-            for window in WINDOWS:
+    def _rates(self, families: _Families, crawl: Any, spider: str) -> None:
+        rates = crawl.rates()
+        for window in WINDOWS:
+            for key, value in rates[window].items():
+                if not key.endswith(RATE_SUFFIX):
+                    continue
+                counter = key[: -len(RATE_SUFFIX)]
                 families.add(
                     f"scrapy_{counter}_per_minute",
                     "gauge",
                     f"{counter.capitalize()} per minute, over the window",
                     {"spider": spider, "window": window},
-                    rates[window][f"{counter}_per_minute"],
+                    value,
                 )
 
     def _stats(self, families: _Families, stats: dict[str, Any], spider: str) -> None:
@@ -169,15 +169,13 @@ class ScrapyCollector(Collector):
             )
 
     def _service_metrics(self) -> Iterator[Metric]:
-        from scrapy_webservice import __version__
-
         info = InfoMetricFamily("scrapy_webservice", "The web service of this process")
-        info.add_metric([], {"version": __version__})
+        info.add_metric([], {"version": self.api.version})
         yield info
-        started = getattr(self.service, "started_at", None)
-        if started is not None:
+        uptime = self.api.uptime
+        if uptime is not None:
             yield GaugeMetricFamily(
                 "scrapy_webservice_uptime_seconds",
                 "Seconds since the web service started listening",
-                value=max(0.0, time.time() - started),
+                value=uptime,
             )

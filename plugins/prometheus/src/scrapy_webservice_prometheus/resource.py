@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.exposition import choose_encoder
-from scrapy_webservice import JsonResource
-from scrapy_webservice.resource import RawBody
+from scrapy_webservice import JsonResource, RawBody
 
 from .collector import ScrapyCollector
 
@@ -35,7 +34,7 @@ class MetricsResource(JsonResource):
     def registry(self) -> CollectorRegistry:
         if self._registry is None:
             registry = CollectorRegistry(auto_describe=False)
-            registry.register(ScrapyCollector(self.service))
+            registry.register(ScrapyCollector(self.api))
             ProcessCollector(registry=registry)
             self._registry = registry
         return self._registry

@@ -1,0 +1,272 @@
+"""The running crawls of a process, each addressed by spider name or crawl id.
+
+A :class:`Crawl` is what resources and plugins see of one running crawler:
+its state, requests in flight and waiting, rates, stats, and the three
+things an operator does to it (pause, resume, close). The
+:class:`CrawlRegistry` keeps them for the service: which crawlers joined,
+which are crawling now, and the monitor that samples each one's rates.
+
+Two crawlers of one process may run the same spider; each crawl then has
+its own id (``demo-1``, ``demo-2``) and a name that several crawls share
+is an :class:`~scrapy_webservice.errors.AmbiguousSpider` error that lists
+their ids, never a silent choice.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+
+from . import adapter
+from .errors import AmbiguousSpider, NoSuchSpider
+from .monitor import CrawlMonitor
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from .events import EventBus
+
+__all__ = ["CLOSE_REASON", "Crawl", "CrawlRegistry"]
+
+logger = logging.getLogger(__name__)
+
+#: ``finish_reason`` of a spider closed through the web service.
+CLOSE_REASON = "closed_by_webservice"
+#: At most this many in-flight URLs are listed in a pause answer.
+MAX_LISTED_URLS = 20
+
+#: Crawl ids stay unique for the whole process, across services.
+_numbers: defaultdict[str, Iterator[int]] = defaultdict(lambda: itertools.count(1))
+
+
+class Crawl:
+    """One running crawl: read its state, or pause, resume and close it.
+
+    Every property reads the live crawler when asked; nothing is cached
+    except the rates, which the service samples every
+    ``WEBSERVICE_RATES_INTERVAL`` seconds.
+    """
+
+    def __init__(self, crawler: Crawler, crawl_id: str, monitor: CrawlMonitor) -> None:
+        self.crawler = crawler
+        #: Unique in the process, even when two crawlers run one spider.
+        self.id = crawl_id
+        #: The spider's name (several crawls may share it).
+        self.spider_name: str = monitor.spider_name
+        self._monitor = monitor
+
+    def __repr__(self) -> str:
+        return f"<Crawl {self.id} {self.state}>"
+
+    # -- reading -----------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether the spider is still open (a crawl is running until it closed)."""
+        return adapter.spider_of(self.crawler) is not None
+
+    @property
+    def state(self) -> str:
+        """``running``, ``pausing``, ``paused``, ``closing`` or ``closed``."""
+        return self._monitor.check_state() if self.running else "closed"
+
+    @property
+    def paused(self) -> bool:
+        """Whether the engine is paused (``pausing`` or ``paused``)."""
+        engine = adapter.engine_of(self.crawler)
+        return bool(engine is not None and engine.paused)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests taken off the scheduler and not yet fully processed."""
+        return len(adapter.in_flight_requests(adapter.engine_of(self.crawler)))
+
+    def in_flight_urls(self, limit: int = MAX_LISTED_URLS) -> list[str]:
+        """URLs of the requests in flight, sorted, at most ``limit``."""
+        requests = adapter.in_flight_requests(adapter.engine_of(self.crawler))
+        return sorted(r.url for r in requests)[:limit]
+
+    @property
+    def scheduled(self) -> int | None:
+        """Requests waiting in the scheduler; ``None`` if the scheduler cannot count them."""
+        engine = adapter.engine_of(self.crawler)
+        return None if engine is None else adapter.scheduler_size(engine)
+
+    @property
+    def downloading(self) -> int:
+        """Requests in the downloader now."""
+        engine = adapter.engine_of(self.crawler)
+        return 0 if engine is None else adapter.downloading(engine)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the crawl started, on the reactor's clock."""
+        return self._monitor.elapsed()
+
+    def rates(self) -> dict[str, Any]:
+        """Pages, items, errors and retries per minute, with the counts they come from.
+
+        See ``stats.get_rates`` in the resources reference for every key.
+        """
+        return {"crawl_id": self.id, **self._monitor.rates()}
+
+    def stats(self) -> dict[str, Any]:
+        """A copy of the crawl's stats."""
+        return dict(self.crawler.stats.get_stats())
+
+    def engine_status(self) -> dict[str, Any]:
+        """Scrapy's engine status report, plus this service's state, queue and rates."""
+        engine = adapter.engine_of(self.crawler)
+        status = adapter.engine_status(engine)
+        status["engine.paused"] = bool(engine.paused)
+        status["state"] = self.state
+        status["in_flight"] = self.in_flight
+        status["scheduled"] = self.scheduled
+        status["crawl_id"] = self.id
+        status["rates"] = self.rates()
+        return status
+
+    def extensions(self) -> list[str]:
+        """Dotted paths of the crawler's enabled extensions."""
+        return [_class_path(ext) for ext in adapter.enabled_extensions(self.crawler)]
+
+    def project_spiders(self) -> list[str]:
+        """Every spider the crawl's project knows, running or not."""
+        return adapter.project_spider_names(self.crawler)
+
+    # -- steering ---------------------------------------------------------------
+
+    def pause(self) -> str:
+        """Stop taking requests off the scheduler; requests in flight still finish.
+
+        Answers the state at once: ``pausing`` while requests are in flight,
+        ``paused`` once none are (an event says when).
+        """
+        adapter.engine_of(self.crawler).pause()
+        return self.state
+
+    def resume(self) -> str:
+        """Fetch again, at once rather than at the engine's next heartbeat."""
+        adapter.resume(adapter.engine_of(self.crawler))
+        return self.state
+
+    def close(self, reason: str = CLOSE_REASON) -> None:
+        """Close the spider with ``finish_reason`` = ``reason``, soon.
+
+        Scheduled on the reactor and never awaited: an answer to a request
+        must not wait for the requests in flight to finish.
+        """
+        from twisted.internet import reactor
+
+        reactor.callLater(0, adapter.close_spider, self.crawler, reason)
+
+
+def _class_path(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class CrawlRegistry:
+    """The crawlers that joined a service, and a :class:`Crawl` for each one crawling."""
+
+    def __init__(self, events: EventBus, rates_interval: float) -> None:
+        self.events = events
+        self.rates_interval = rates_interval
+        #: Crawlers that joined (engine started), in order; some may not crawl yet.
+        self.crawlers: list[Crawler] = []
+        self._crawls: dict[Crawler, Crawl] = {}
+        self._monitors: dict[Crawler, CrawlMonitor] = {}
+
+    # -- membership ---------------------------------------------------------------
+
+    def join(self, crawler: Crawler) -> None:
+        if crawler not in self.crawlers:
+            self.crawlers.append(crawler)
+
+    def leave(self, crawler: Crawler) -> None:
+        if crawler in self.crawlers:
+            self.crawlers.remove(crawler)
+        self._crawls.pop(crawler, None)
+        monitor = self._monitors.pop(crawler, None)
+        if monitor is not None:
+            monitor.stop()
+            crawler.signals.disconnect(self._spider_closed, signal=signals.spider_closed)
+
+    def watch(self, crawler: Crawler) -> None:
+        """Start sampling a crawler whose spider is open; publish ``spider_opened``."""
+        if crawler in self._crawls or adapter.spider_of(crawler) is None:
+            return
+        monitor = CrawlMonitor(crawler, self.rates_interval, self.events.publish)
+        crawl_id = f"{monitor.spider_name}-{next(_numbers[monitor.spider_name])}"
+        crawl = Crawl(crawler, crawl_id, monitor)
+        self._crawls[crawler] = crawl
+        self._monitors[crawler] = monitor
+        monitor.start()
+        crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+        self.events.publish("spider_opened", spider=crawl.spider_name, crawl_id=crawl.id)
+
+    def watch_all(self) -> None:
+        for crawler in self.crawlers:
+            self.watch(crawler)
+
+    def stop(self) -> None:
+        """Stop every monitor (the service stops)."""
+        for monitor in self._monitors.values():
+            monitor.stop()
+        self._monitors.clear()
+        self._crawls.clear()
+
+    def _spider_closed(self, spider: Any, reason: str) -> None:
+        crawl = next((c for c in self._crawls.values() if c.crawler.spider is spider), None)
+        data: dict[str, Any] = {"spider": spider.name, "reason": reason}
+        if crawl is not None:
+            data["crawl_id"] = crawl.id
+        self.events.publish("spider_closed", **data)
+
+    # -- finding --------------------------------------------------------------------
+
+    def running(self) -> list[Crawl]:
+        """Crawls whose spider is open, in the order they started."""
+        return [
+            crawl
+            for crawler in self.crawlers
+            if (crawl := self._crawls.get(crawler)) is not None and crawl.running
+        ]
+
+    def find(self, spider: str) -> Crawl:
+        """The running crawl with this crawl id, or else with this spider name."""
+        if not isinstance(spider, str):
+            raise NoSuchSpider("spider name must be a string")
+        crawls = self.running()
+        for crawl in crawls:
+            if crawl.id == spider:
+                return crawl
+        named = [crawl for crawl in crawls if crawl.spider_name == spider]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            ids = ", ".join(crawl.id for crawl in named)
+            raise AmbiguousSpider(
+                f"{len(named)} running crawls have spider {spider!r}: name one by crawl id ({ids})"
+            )
+        running = ", ".join(sorted(crawl.spider_name for crawl in crawls)) or "none"
+        raise NoSuchSpider(f"No running spider named {spider!r} (running: {running})")
+
+    def labels(self) -> dict[str, Crawl]:
+        """Running crawls by spider name, or by crawl id for a name that several share."""
+        crawls = self.running()
+        counts: dict[str, int] = defaultdict(int)
+        for crawl in crawls:
+            counts[crawl.spider_name] += 1
+        return {
+            (crawl.spider_name if counts[crawl.spider_name] == 1 else crawl.id): crawl
+            for crawl in crawls
+        }
+
+    def for_crawler(self, crawler: Crawler) -> Crawl | None:
+        return self._crawls.get(crawler)

@@ -1,0 +1,192 @@
+"""The public API: the whole of what resources and plugins may use.
+
+The service hands one :class:`WebServiceAPI` to every resource (as
+``self.api``, bound to the crawler before the resource is built, so a
+resource's own ``__init__`` or ``from_crawler`` can use it) and to every
+hook that takes ``service``. Built-in resources and the first-party
+plugins use nothing else, so a third-party plugin can do everything they
+do. What is not here (the Twisted site, the port, the discovery file, the
+tokens, Scrapy's private attributes) is not a plugin's business.
+
+docs/plugins.md ("What plugins may use") documents this module; a test
+keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from . import adapter
+from .crawls import Crawl
+from .security import Access
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from twisted.web.server import Request
+
+    from .events import Event, Subscriber
+    from .service import Service
+    from .settings import WebServiceConfig
+
+__all__ = ["Access", "Crawl", "WebServiceAPI", "api"]
+
+
+class WebServiceAPI:
+    """What a resource or a plugin may read and do, for one service of one process.
+
+    Crawls are addressed by spider name or crawl id everywhere; a name no
+    running crawl has raises :class:`~scrapy_webservice.NoSuchSpider`, a
+    name two running crawls share raises
+    :class:`~scrapy_webservice.AmbiguousSpider`. The service maps both to
+    the right HTTP status and JSON-RPC code.
+    """
+
+    def __init__(self, service: Service) -> None:
+        self._service = service
+
+    # -- the running crawls -----------------------------------------------------------
+
+    def crawls(self) -> list[Crawl]:
+        """The running crawls, in the order they started."""
+        return self._service.crawls.running()
+
+    def crawl(self, spider: str) -> Crawl:
+        """The running crawl with this crawl id or spider name."""
+        return self._service.crawls.find(spider)
+
+    def crawls_by_label(self) -> dict[str, Crawl]:
+        """Running crawls by spider name, or by crawl id where several share a name.
+
+        The keys of ``enginestatus`` and ``get_rates``: a name when it is
+        enough, an id when it is not.
+        """
+        return self._service.crawls.labels()
+
+    def spider_names(self) -> list[str]:
+        """Names of the running spiders (a name twice if two crawls run it)."""
+        return [crawl.spider_name for crawl in self.crawls()]
+
+    def project_spiders(self) -> list[str]:
+        """Every spider the project knows (its spider loader), running or not."""
+        crawler = self._service.settings_crawler
+        return [] if crawler is None else adapter.project_spider_names(crawler)
+
+    def crawler_for(self, spider: str) -> Crawler:
+        """The Scrapy crawler running ``spider`` (name or crawl id)."""
+        return self.crawl(spider).crawler
+
+    def running_crawlers(self) -> list[Crawler]:
+        """The Scrapy crawlers of the running crawls."""
+        return [crawl.crawler for crawl in self.crawls()]
+
+    # -- events ---------------------------------------------------------------------------
+
+    def publish(self, name: str, **data: Any) -> Event | None:
+        """Send an event to ``/events`` clients and subscribers (never raises, never blocks)."""
+        return self._service.events.publish(name, **data)
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Receive every event: ``subscriber.send(event)``, and ``close()`` at the end."""
+        self._service.events.subscribe(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._service.events.unsubscribe(subscriber)
+
+    def events_since(self, last_id: int) -> list[Event]:
+        """The recent events after ``last_id``, oldest first (for a client that reconnects)."""
+        return self._service.events.since(last_id)
+
+    @property
+    def events_closed(self) -> bool:
+        """True once the service is stopping: new subscriptions end at once."""
+        return self._service.events.closed
+
+    # -- the service's facts --------------------------------------------------------------
+
+    @property
+    def url(self) -> str | None:
+        """Where the service listens (``None`` before it does)."""
+        return self._service.url
+
+    @property
+    def pid(self) -> int:
+        return os.getpid()
+
+    @property
+    def started_at(self) -> float | None:
+        """Unix time the service started listening."""
+        return self._service.started_at
+
+    @property
+    def uptime(self) -> float | None:
+        """Seconds since the service started listening."""
+        started = self.started_at
+        return None if started is None else max(0.0, time.time() - started)
+
+    @property
+    def version(self) -> str:
+        from . import __version__
+
+        return __version__
+
+    @property
+    def config(self) -> WebServiceConfig:
+        """The service's ``WEBSERVICE_*`` settings; tokens in it are :class:`Secret`s."""
+        return self._service.config
+
+    def access(self, request: Request) -> Access:
+        """What the current request's token allows (checked by the service before any resource)."""
+        return getattr(request, "webservice_access", Access.NONE)
+
+    def dumps(self, obj: Any) -> str:
+        """JSON text of ``obj``, as the service encodes answers (plugins' ``json_default``)."""
+        return self._service.dumps(obj)
+
+    # -- plugins and resources ----------------------------------------------------------------
+
+    def plugins(self) -> dict[str, list[dict[str, Any]]]:
+        """The plugins that loaded and those that failed, as ``/plugins`` lists them."""
+        return self._service.plugins.listing()
+
+    def resources(self) -> list[str]:
+        """The ``ws_name`` of every mounted resource, in mount order."""
+        return list(self._service.mounted)
+
+    def resource_url(self, name: str) -> str | None:
+        """The URL of a mounted resource; ``None`` if it is not mounted or not listening."""
+        url = self.url
+        if url is None or name not in self._service.mounted:
+            return None
+        return f"{url.rstrip('/')}/{name}"
+
+
+_bound: weakref.WeakKeyDictionary[Crawler, WebServiceAPI] = weakref.WeakKeyDictionary()
+
+
+def api(crawler: Crawler) -> WebServiceAPI:
+    """The API of the service that serves ``crawler``.
+
+    Bound when the web service extension is built for the crawler, so
+    before any resource; raises ``LookupError`` for a crawler without the
+    extension.
+    """
+    try:
+        return _bound[crawler]
+    except KeyError:
+        raise LookupError(
+            "no web service serves this crawler: enable scrapy_webservice.WebService"
+            " (or its add-on), or build the service with scrapy_webservice.testing"
+        ) from None
+
+
+def bind(crawler: Crawler, service_api: WebServiceAPI) -> None:
+    """Make ``api(crawler)`` answer ``service_api`` (the service does this)."""
+    _bound[crawler] = service_api
+
+
+def bound_api(crawler: Crawler) -> WebServiceAPI | None:
+    """``api(crawler)``, or ``None`` when no service serves it."""
+    return _bound.get(crawler)

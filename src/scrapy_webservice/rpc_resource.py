@@ -1,0 +1,340 @@
+"""``JsonRpcResource``: JSON-RPC 2.0 over ``POST`` on a target object, and its paths.
+
+What a target offers is declared, never probed:
+
+- its public methods are JSON-RPC methods (``@readonly`` ones for both
+  tokens, every other one for the full token); a read-only method's own
+  path also answers ``GET``, params from the query string;
+- attributes declared ``@data`` (or named in ``data_attributes``) answer
+  ``GET`` on their path with their value;
+- attributes named in ``exposed`` that are neither are walked into, as
+  another JSON-RPC resource over their value (``crawler/engine``).
+
+Names starting with ``_`` are never reachable, whatever is declared.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
+
+from . import jsonrpc
+from .encoding import dumps
+from .errors import HttpError, rpc_error
+from .markers import is_data, readonly_mark
+from .public import bound_api
+from .resource import JsonResource, RawJson, write_error
+from .security import Access
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from twisted.web.resource import Resource
+    from twisted.web.server import Request
+
+__all__ = ["JsonRpcResource"]
+
+logger = logging.getLogger(__name__)
+audit_logger = logging.getLogger("scrapy_webservice.audit")
+
+
+class _MethodTable(Mapping[str, jsonrpc.Method]):
+    """The methods a JSON-RPC resource offers on one target, resolved lazily by name.
+
+    Properties are looked up statically so that listing the methods never
+    runs a property's getter.
+    """
+
+    def __init__(self, resource: JsonRpcResource, target: Any) -> None:
+        self.resource = resource
+        self.target = target
+
+    def __getitem__(self, name: str) -> jsonrpc.Method:
+        if not self.resource.exposes(name):
+            raise KeyError(name)
+        try:
+            static = inspect.getattr_static(self.target, name)
+        except AttributeError:
+            raise KeyError(name) from None
+        if isinstance(static, property) or inspect.isclass(static):
+            raise KeyError(name)
+        func = getattr(self.target, name, None)
+        if func is None or not callable(func) or inspect.isclass(func):
+            raise KeyError(name)
+        if inspect.isroutine(func) and not (inspect.isfunction(func) or inspect.ismethod(func)):
+            # Methods of built-in types (``list.append``, ``dict.clear``): data, not an API.
+            raise KeyError(name)
+        marked = readonly_mark(func)
+        readonly_ = name in self.resource.readonly_methods if marked is None else marked
+        return jsonrpc.Method(name, func, readonly=readonly_)
+
+    def __iter__(self) -> Iterator[str]:
+        names = self.resource.exposed
+        if names is None:
+            names = frozenset(dir(self.target))
+        for name in sorted(names):
+            if name in self:
+                yield name
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class JsonRpcResource(JsonResource):
+    """JSON-RPC 2.0 over ``POST`` on the object that ``get_target()`` returns.
+
+    Its public methods are the JSON-RPC methods: *control* methods unless
+    marked :func:`~scrapy_webservice.readonly` (or listed in
+    ``readonly_methods``); only the full token may call control methods.
+    ``GET`` lists the methods and attributes; ``GET`` on a read-only
+    method's path calls it (``GET stats/get_stats?spider=demo``).
+
+    Attributes are reachable only when declared: with
+    :func:`~scrapy_webservice.data` on the target's class (or in
+    ``data_attributes``), ``GET`` on their path answers their value
+    (``crawler/engine/open_spiders``); named in ``exposed``, their path is
+    a JSON-RPC resource over their value (``crawler/engine``). ``exposed``
+    also narrows the methods offered, when it is set.
+    """
+
+    #: Names reachable on the target (methods and attributes); ``None``: every
+    #: public method, and the attributes declared ``@data``.
+    exposed: ClassVar[frozenset[str] | None] = None
+    #: Methods treated as ``@readonly``, for targets whose class you do not own.
+    readonly_methods: ClassVar[frozenset[str]] = frozenset()
+    #: Attributes answered as data, for targets whose class you do not own.
+    data_attributes: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, crawler: Crawler, target: Any = None) -> None:
+        super().__init__(crawler)
+        self._target = target
+        self._dispatcher: jsonrpc.Dispatcher | None = None
+        self._dispatched: Any = None
+        self._objects: dict[str, _AttributeResource] = {}
+
+    def get_target(self) -> Any:
+        """The object whose methods this resource calls; override to compute it.
+
+        Return the same object each time when you can (build it once, as the
+        built-ins do): the JSON-RPC dispatcher is then built once too.
+        """
+        return self._target
+
+    def dispatcher(self, target: Any = None, title: str = "") -> jsonrpc.Dispatcher:
+        """The JSON-RPC dispatcher of ``target`` (by default ``get_target()``), built once.
+
+        ``title`` (the resource's path, for ``rpc.discover``) is taken from
+        the request that builds it.
+        """
+        if target is None:
+            target = self.get_target()
+        if self._dispatcher is None or self._dispatched is not target:
+            self._dispatcher = jsonrpc.Dispatcher(
+                _MethodTable(self, target),
+                title=title or self.ws_name or type(self).__name__,
+                version=_version(),
+            )
+            self._dispatched = target
+        return self._dispatcher
+
+    def exposes(self, name: str) -> bool:
+        """Whether ``name`` may be reached at all (methods included)."""
+        if not name or name.startswith("_") or not name.isidentifier():
+            return False
+        return self.exposed is None or name in self.exposed or name in self.data_attributes
+
+    def methods(self, target: Any = None) -> Mapping[str, jsonrpc.Method]:
+        """The JSON-RPC methods offered on ``target`` (by default ``get_target()``)."""
+        return _MethodTable(self, self.get_target() if target is None else target)
+
+    def attribute_kind(self, target: Any, name: str) -> str | None:
+        """``"method"``, ``"data"``, ``"object"`` or ``None`` (not reachable), as declared."""
+        if not self.exposes(name):
+            return None
+        try:
+            static = inspect.getattr_static(target, name)
+        except AttributeError:
+            return None
+        if is_data(static) or name in self.data_attributes:
+            return "data"
+        if name in _MethodTable(self, target):
+            return "method"
+        if self.exposed is not None and name in self.exposed:
+            return "object"
+        return None
+
+    def child(self, name: str, request: Request) -> Resource | None:
+        kind = self.attribute_kind(self.get_target(), name)
+        if kind == "method":
+            return _MethodResource(self, name)
+        if kind == "data":
+            return _DataResource(self, name)
+        if kind == "object":
+            # Kept, so that its dispatcher is built once too.
+            child = self._objects.get(name)
+            if child is None:
+                child = self._objects[name] = _AttributeResource(self, name)
+            return child
+        return None
+
+    def render_GET(self, txrequest: Request) -> Any:
+        target = self.get_target()
+        methods = _MethodTable(self, target)
+        candidates = set(dir(target)) | self.data_attributes | (self.exposed or frozenset())
+        return {
+            "methods": [{"name": name, "readonly": methods[name].readonly} for name in methods],
+            "attributes": sorted(
+                name
+                for name in candidates
+                if self.attribute_kind(target, name) in ("data", "object")
+            ),
+        }
+
+    def render_POST(self, txrequest: Request) -> Any:
+        # Fail closed: a request that did not pass the guarding site may do nothing.
+        access = getattr(txrequest, "webservice_access", Access.NONE)
+        body = txrequest.content.read() if txrequest.content is not None else b""
+        bound = bound_api(self.crawler)
+        max_batch_size = bound.config.max_batch_size if bound is not None else 100
+        path = txrequest.path.decode("utf-8", "replace")
+
+        def audit(method: jsonrpc.Method, params: Any) -> None:
+            peer = txrequest.getClientAddress()
+            audit_logger.info(
+                "Control call %s %s(%s) from %s",
+                path,
+                method.name,
+                dumps(params) if params is not None else "",
+                getattr(peer, "host", peer),
+            )
+
+        answer = self.dispatcher(title=path).handle(
+            body,
+            allow_control=access >= Access.CONTROL,
+            max_batch_size=max_batch_size,
+            debug=self.debug,
+            adapt_result=_awaitable_deferred,
+            audit=audit,
+            dumps=self.dumps,
+            map_error=rpc_error,
+        )
+        if inspect.isawaitable(answer):
+            return _raw_later(answer)
+        return None if answer is None else RawJson(answer)
+
+    def _encode(self, request: Request, result: Any) -> bytes:
+        if result is None and request.method == b"POST":
+            # Only notifications: JSON-RPC says "nothing", HTTP says 204.
+            request.setResponseCode(204)
+            return b""
+        return super()._encode(request, result)
+
+
+class _AttributeResource(JsonRpcResource):
+    """``parent/name``: a JSON-RPC resource over the attribute ``name`` of the parent's target."""
+
+    def __init__(self, parent: JsonRpcResource, name: str) -> None:
+        super().__init__(parent.crawler)
+        self.parent = parent
+        self.name = name
+
+    def get_target(self) -> Any:
+        return _read(self.parent, self.name)
+
+
+class _DataResource(JsonResource):
+    """``parent/name`` of an attribute declared as data: ``GET`` answers its value."""
+
+    def __init__(self, parent: JsonRpcResource, name: str) -> None:
+        super().__init__(parent.crawler)
+        self.parent = parent
+        self.name = name
+
+    def render_GET(self, txrequest: Request) -> Any:
+        return _read(self.parent, self.name)
+
+
+class _MethodResource(JsonResource):
+    """``parent/method``: ``GET`` calls a read-only method, params from the query string.
+
+    Each query value is parsed as JSON, or else taken as a string
+    (``?spider=demo``, ``?limit=10``, ``?spider=null``); a key given twice
+    is a 400. Params are checked as a JSON-RPC call's are, with the same
+    message. Control methods answer 405: they are called by ``POST`` only.
+    """
+
+    def __init__(self, parent: JsonRpcResource, name: str) -> None:
+        super().__init__(parent.crawler)
+        self.parent = parent
+        self.name = name
+
+    def render_GET(self, txrequest: Request) -> Any:
+        dispatcher = self.parent.dispatcher()
+        method = dispatcher.lookup(self.name)
+        if method is None:
+            raise HttpError(404, f"No such resource: {self.name!r}")
+        if not method.readonly:
+            raise HttpError(
+                405,
+                f"{self.name!r} is a control method: call it with a JSON-RPC POST"
+                f" to {'/'.join(p.decode('utf-8', 'replace') for p in txrequest.prepath[:-1])}",
+            )
+        kwargs = _query_params(txrequest)
+        dispatcher.validate(method, [], kwargs)
+        # An awaitable or a Deferred is answered when it fires, as any resource's.
+        return method.func(**kwargs)
+
+    def render(self, request: Request) -> bytes | int:
+        if request.method not in (b"GET", b"HEAD"):
+            request.setHeader(b"Allow", b"GET")
+            method = request.method.decode("ascii", "replace")
+            return write_error(
+                request, 405, f"Method {method} not allowed here; use GET, or POST to its resource"
+            )
+        return super().render(request)
+
+
+def _read(parent: JsonRpcResource, name: str) -> Any:
+    try:
+        return getattr(parent.get_target(), name)
+    except AttributeError:
+        raise HttpError(404, f"No such resource: {name!r}") from None
+
+
+def _query_params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for raw_key, values in (request.args or {}).items():
+        key = raw_key.decode("utf-8", "replace")
+        if len(values) != 1:
+            raise HttpError(
+                400, f"Query parameter {key!r} given {len(values)} times; give it once"
+            )
+        text = values[0].decode("utf-8", "replace")
+        try:
+            params[key] = json.loads(text)
+        except ValueError:
+            params[key] = text
+    return params
+
+
+async def _raw_later(answer: Awaitable[str | None]) -> RawJson | None:
+    text = await answer
+    return None if text is None else RawJson(text)
+
+
+def _awaitable_deferred(result: Any) -> Any:
+    """Let a coroutine await a method's Deferred under either reactor."""
+    if isinstance(result, Deferred):
+        return maybe_deferred_to_future(result)
+    return result
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__

@@ -1,0 +1,188 @@
+"""The layers hold: Scrapy's internals in one adapter, plugins on the public API only.
+
+An AST walk over ``src/`` and every first-party plugin, so that a private
+attribute read anywhere else, or a plugin importing a core module, fails
+here rather than on the next Scrapy release or in a third-party author's
+copy of our plugins.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+import scrapy_webservice
+from scrapy_webservice import Crawl, WebServiceAPI
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / "scrapy_webservice"
+PLUGINS = sorted(ROOT.glob("plugins/*/src"))
+#: The one module allowed to read Scrapy's private attributes.
+ADAPTER = SRC / "adapter.py"
+
+
+def python_files(*roots: Path) -> list[Path]:
+    return sorted(path for root in roots for path in root.rglob("*.py"))
+
+
+def is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_reads(tree: ast.AST) -> list[tuple[int, str]]:
+    """``x._name`` (not ``self._name``), ``getattr(x, "_name")``, ``import _name``."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and is_private(node.attr):
+            owner = node.value
+            if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+                continue
+            if (
+                isinstance(owner, ast.Call)
+                and isinstance(owner.func, ast.Name)
+                and owner.func.id == "super"
+            ):
+                continue
+            found.append((node.lineno, f".{node.attr}"))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr", "setattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+            and is_private(node.args[1].value)
+        ):
+            found.append((node.lineno, f"{node.func.id}(..., {node.args[1].value!r})"))
+        elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            found += [(node.lineno, f"import {a.name}") for a in node.names if is_private(a.name)]
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in python_files(SRC, *PLUGINS) if p != ADAPTER],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_no_private_attribute_is_read_outside_the_adapter(path):
+    found = private_reads(ast.parse(path.read_text(encoding="utf-8")))
+    assert not found, f"{path.relative_to(ROOT)} reads private names: {found}"
+
+
+def test_the_check_finds_what_it_looks_for():
+    code = (
+        "engine._slot\n"
+        "getattr(engine, '_slot', None)\n"
+        "from .x import _helper\n"
+        "self._mine\n"
+        "obj.__class__\n"
+    )
+    assert [name for _, name in sorted(private_reads(ast.parse(code)))] == [
+        "._slot",
+        "getattr(..., '_slot')",
+        "import _helper",
+    ]
+
+
+def imports(tree: ast.AST) -> list[tuple[int, str, int]]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name, 0) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            found.append((node.lineno, node.module or "", node.level))
+    return found
+
+
+@pytest.mark.parametrize("path", python_files(*PLUGINS), ids=lambda p: str(p.relative_to(ROOT)))
+def test_plugins_import_only_the_public_api(path):
+    allowed = {"scrapy_webservice", "scrapy_webservice.client"}
+    wrong = [
+        (line, module)
+        for line, module, level in imports(ast.parse(path.read_text(encoding="utf-8")))
+        if level == 0
+        and (module == "scrapy_webservice" or module.startswith("scrapy_webservice."))
+        and module not in allowed
+    ]
+    assert not wrong, f"{path.relative_to(ROOT)} imports core modules: {wrong}"
+
+
+@pytest.mark.parametrize(
+    "path", python_files(SRC / "resources"), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_builtin_resources_use_only_the_public_api(path):
+    """Our own resources are written as a plugin's would be: ``from .. import`` only."""
+    wrong = [
+        (line, module)
+        for line, module, level in imports(ast.parse(path.read_text(encoding="utf-8")))
+        if (level == 2 and module) or (level == 0 and module.startswith("scrapy_webservice"))
+    ]
+    assert not wrong, f"{path.relative_to(ROOT)} imports core modules: {wrong}"
+
+
+def test_every_export_resolves():
+    assert sorted(scrapy_webservice.__all__) == sorted(
+        ["__version__", *scrapy_webservice._EXPORTS]
+    )
+    for name in scrapy_webservice._EXPORTS:
+        module = importlib.import_module(f"scrapy_webservice.{scrapy_webservice._EXPORTS[name]}")
+        assert getattr(scrapy_webservice, name) is getattr(module, name)
+
+
+def public_members(cls: type) -> set[str]:
+    return {name for name, _ in inspect.getmembers(cls) if not name.startswith("_")}
+
+
+def test_docs_list_exactly_the_api():
+    """docs/plugins.md "What plugins may use" names every export and every API member."""
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    section = text.split("## What plugins may use", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([A-Za-z_][\w.]*)", section))
+    names = {n.rsplit(".", 1)[-1].split("(")[0] for n in documented}
+    missing = (
+        set(scrapy_webservice._EXPORTS) | public_members(WebServiceAPI) | public_members(Crawl)
+    ) - names
+    assert not missing, f"not documented in docs/plugins.md: {sorted(missing)}"
+
+
+def loaded_modules(code: str) -> set[str]:
+    import json
+    import subprocess
+    import sys
+
+    report = "import json, sys; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{report}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_a_crawl_loads_neither_the_cli_nor_the_testing_code():
+    modules = loaded_modules(
+        "from scrapy.utils.test import get_crawler\n"
+        "from scrapy_webservice import Addon, WebService\n"
+        "from scrapy_webservice.service import Service\n"
+        "from scrapy_webservice.settings import WebServiceConfig\n"
+        "crawler = get_crawler(settings_dict={'WEBSERVICE_PLUGINS_AUTOLOAD': False})\n"
+        "service = Service(WebServiceConfig.from_settings(crawler.settings))\n"
+        "service.bind(crawler)\n"
+        "service.build_root(crawler)\n"
+    )
+    heavy = {"rich", "shtab", "scrapy_webservice.cli", "scrapy_webservice.testing", "pytest"}
+    assert not heavy & modules
+    assert "scrapy_webservice.resources.crawler" in modules  # the check did build the root
+
+
+def test_the_pytest_plugin_imports_nothing_heavy():
+    modules = loaded_modules("import scrapy_webservice.testing")
+    assert not {"scrapy", "twisted", "twisted.web.server", "rich"} & modules
+    modules = loaded_modules("import scrapy_webservice")
+    assert not {"scrapy", "twisted", "pluggy"} & modules
