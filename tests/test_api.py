@@ -155,6 +155,15 @@ async def test_exposure_is_declared(webservice):
     assert {m["name"] for m in listing["methods"]} == {"bump", "echo", "lookup", "total"}
 
 
+def test_the_api_gives_no_token(webservice):
+    served = start(webservice, WEBSERVICE_READONLY_TOKEN="reader-secret")
+    config = served.api.config
+    assert config.token is None
+    assert config.readonly_token is None
+    assert config.auth_enabled is True
+    assert served.service.config.readonly_token is not None  # the service keeps it
+
+
 @pytest_twisted.ensureDeferred
 async def test_no_answer_carries_a_token(webservice):
     served = start(webservice, WEBSERVICE_READONLY_TOKEN="reader-secret")

@@ -186,3 +186,28 @@ def test_the_pytest_plugin_imports_nothing_heavy():
     assert not {"scrapy", "twisted", "twisted.web.server", "rich"} & modules
     modules = loaded_modules("import scrapy_webservice")
     assert not {"scrapy", "twisted", "pluggy"} & modules
+
+
+def first_cell_names(table_text: str) -> set[str]:
+    names = set()
+    for line in table_text.splitlines():
+        if line.startswith("| `"):
+            cell = line.split("|")[1]
+            names |= {n.split("(")[0] for n in re.findall(r"`([A-Za-z_][\w.()]*)", cell)}
+    return names
+
+
+def test_docs_name_nothing_the_api_lacks():
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    section = text.split("## What plugins may use", 1)[1].split("\n## ", 1)[0]
+    exports, rest = section.split("**The API**", 1)
+    api_table, crawl_table = rest.split("**A `Crawl`**", 1)
+    assert len(first_cell_names(api_table)) > 10  # the tables were read at all
+    assert len(first_cell_names(crawl_table)) > 10
+    assert first_cell_names(exports) <= set(scrapy_webservice._EXPORTS)
+    assert first_cell_names(api_table) <= public_members(WebServiceAPI)
+    assert first_cell_names(crawl_table) <= public_members(Crawl) | {
+        "id",
+        "spider_name",
+        "crawler",
+    }

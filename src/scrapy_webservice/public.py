@@ -14,6 +14,7 @@ keeps the two equal.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import weakref
@@ -46,6 +47,7 @@ class WebServiceAPI:
 
     def __init__(self, service: Service) -> None:
         self._service = service
+        self._config: WebServiceConfig | None = None
 
     # -- the running crawls -----------------------------------------------------------
 
@@ -134,8 +136,16 @@ class WebServiceAPI:
 
     @property
     def config(self) -> WebServiceConfig:
-        """The service's ``WEBSERVICE_*`` settings; tokens in it are :class:`Secret`s."""
-        return self._service.config
+        """The service's ``WEBSERVICE_*`` settings as read at start, without the tokens.
+
+        ``token`` and ``readonly_token`` are ``None`` here whatever was set:
+        no plugin needs them (``auth_enabled`` says whether tokens are asked).
+        """
+        if self._config is None:
+            self._config = dataclasses.replace(
+                self._service.config, token=None, readonly_token=None
+            )
+        return self._config
 
     def access(self, request: Request) -> Access:
         """What the current request's token allows (checked by the service before any resource)."""
