@@ -23,7 +23,7 @@ from scrapy_webservice import (
     data,
     readonly,
 )
-from scrapy_webservice.client import JsonRpcError, WebServiceClient
+from scrapy_webservice.client import JsonRpcError, WebServiceClient, WebServiceError
 from scrapy_webservice.demo.site import listen
 from scrapy_webservice.demo.spiders import DemoSpider
 from scrapy_webservice.encoding import dumps
@@ -203,7 +203,7 @@ async def test_two_crawls_of_one_spider_are_told_apart_by_crawl_id(tmp_path):
         client = WebServiceClient(service.url, service.token.reveal())
         ids = [crawl.id for crawl in service.api.crawls()]
         assert len(set(ids)) == 2
-        assert all(i.startswith("demo-") for i in ids)
+        assert all(i.startswith("demo~") for i in ids)
         running = await threads.deferToThread(client.get, "crawler/engine/open_spiders")
         assert running == ["demo", "demo"]
         with pytest.raises(JsonRpcError) as ambiguous:
@@ -216,6 +216,9 @@ async def test_two_crawls_of_one_spider_are_told_apart_by_crawl_id(tmp_path):
         assert sorted(status) == sorted(ids)
         rates = await threads.deferToThread(client.get, f"stats/get_rates?spider={ids[1]}")
         assert rates["crawl_id"] == ids[1]
+        with pytest.raises(WebServiceError) as below:
+            await threads.deferToThread(client.get, f"enginestatus/{ids[1]}/x")
+        assert below.value.status == 404
         # Stop one by its id: the other goes on.
         await threads.deferToThread(client.call, "crawler/engine", "close_spider", ids[0])
         await crawls[0]
@@ -228,3 +231,109 @@ async def test_two_crawls_of_one_spider_are_told_apart_by_crawl_id(tmp_path):
     finally:
         await shop_port.stopListening()
     assert current_service() is None
+
+
+# -- findings of the review: each a test that failed before its fix ------------------
+
+
+def registry_with(*names: str):
+    """A registry holding running crawls of these spider names (stand-in crawlers)."""
+    from types import SimpleNamespace
+
+    from scrapy_webservice.crawls import Crawl, CrawlRegistry
+    from scrapy_webservice.events import EventBus
+
+    class Crawler(SimpleNamespace):
+        __hash__ = object.__hash__  # hashable, as a real crawler is
+
+    registry = CrawlRegistry(EventBus(), 1.0)
+    for number, name in enumerate(names, 1):
+        spider = SimpleNamespace(name=name)
+        crawler = Crawler(engine=SimpleNamespace(spider=spider), spider=spider)
+        monitor = SimpleNamespace(spider_name=name)
+        registry.crawlers.append(crawler)
+        registry._crawls[crawler] = Crawl(crawler, f"{name}~{number}", monitor)
+    return registry
+
+
+def test_an_id_that_is_also_a_spider_name_is_ambiguous_never_a_guess():
+    from scrapy_webservice import AmbiguousSpider
+
+    registry = registry_with("demo", "demo~1")
+    with pytest.raises(AmbiguousSpider, match="demo~1, demo~1~2"):
+        registry.find("demo~1")
+    assert registry.find("demo").id == "demo~1"
+    assert registry.find("demo~1~2").spider_name == "demo~1"
+    labels = registry_with("demo", "demo", "demo~1").labels()
+    assert len(labels) == 3  # every crawl keeps a key of its own
+
+
+def test_unknown_names_are_clipped_in_errors():
+    with pytest.raises(NoSuchSpider) as error:
+        registry_with("demo").find("x" * 5000)
+    assert len(str(error.value)) < 300
+
+
+class Descriptors:
+    runs = 0
+
+    class Counting:
+        def __get__(self, obj, owner=None):
+            Descriptors.runs += 1
+            return lambda: "ran"
+
+    sneaky = Counting()
+
+    @__import__("functools").cached_property
+    def expensive(self):
+        Descriptors.runs += 1
+        return lambda: "ran"
+
+    @readonly
+    def fine(self) -> str:
+        return "fine"
+
+    token = Secret("inner-secret-xyz")
+
+
+class DescriptorsResource(JsonRpcResource):
+    ws_name = "descriptors"
+    exposed = frozenset({"sneaky", "expensive", "fine", "token"})
+
+    def __init__(self, crawler, target=None):
+        super().__init__(crawler, Descriptors())
+
+
+@pytest_twisted.ensureDeferred
+async def test_exposure_never_runs_a_descriptor_and_never_offers_a_secret(webservice):
+    served = webservice(WEBSERVICE_RESOURCES={DescriptorsResource: 10})
+    listing = (await served.get("descriptors")).json
+    assert [m["name"] for m in listing["methods"]] == ["fine"]
+    assert (await served.rpc("descriptors", "sneaky")).json["error"]["code"] == -32601
+    assert (await served.rpc("descriptors", "expensive")).json["error"]["code"] == -32601
+    assert Descriptors.runs == 0
+    secret = await served.get("descriptors/token")
+    assert secret.status == 404
+    assert "inner-secret" not in secret.body.decode()
+    assert (await served.rpc("descriptors/token", "reveal")).status in (401, 404)
+    assert Descriptors.runs == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_query_values_that_are_not_json_are_strings(webservice):
+    served = start(webservice)
+    assert (await served.get("tally/echo?text=NaN")).json == {"text": "NaN"}
+    deep = "[" * 5000
+    assert (await served.get(f"tally/echo?text={deep}")).json == {"text": deep}
+    missing = await served.get(f"stats/get_stats?spider={deep}")
+    assert missing.status == 404
+
+
+def test_events_filter_takes_a_crawl_id():
+    from scrapy_webservice.events import Event
+    from scrapy_webservice.resources.events import EventStream
+
+    stream = EventStream(None, 1000, spiders=frozenset({"demo~2"}))
+    assert stream.wants(Event(1, "rates", {"spider": "demo", "crawl_id": "demo~2"}))
+    assert not stream.wants(Event(2, "rates", {"spider": "demo", "crawl_id": "demo~1"}))
+    assert stream.wants(Event(3, "log", {"spider": None}))

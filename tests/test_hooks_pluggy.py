@@ -10,6 +10,7 @@ from __future__ import annotations
 import types
 from typing import Any
 
+import pytest
 import pytest_twisted
 from scrapy.settings import Settings
 
@@ -202,3 +203,43 @@ async def test_resources_reach_the_api_from_their_constructors(webservice):
     assert "early" in early["resources"]
     assert "fromcrawler" in early["resources"]
     assert (await served.get("fromcrawler")).json == {"note": f"built for pid {os.getpid()}"}
+
+
+def test_a_wrapper_that_is_not_a_generator_fails_at_registration():
+    @hookimpl(wrapper=True)
+    def json_default(obj):
+        return "not a generator"
+
+    plugins = Plugins()
+    assert not plugins.register(plugin("flat", json_default=json_default))
+    [failure] = plugins.failures
+    assert (failure.name, failure.stage) == ("flat", "register")
+    assert "generator" in failure.error
+
+
+def test_a_hook_failing_with_new_messages_is_listed_once(caplog):
+    def json_default(obj):
+        raise ValueError(f"cannot encode {obj!r}")
+
+    plugins = make(plugin("noisy", json_default=hookimpl(json_default)))
+    for n in range(200):
+        with pytest.raises(TypeError):
+            plugins.json_default(n)
+    assert len(plugins.failures) == 1
+    assert caplog.text.count("Web service plugin noisy") == 1
+
+
+def test_one_dict_returned_by_two_plugins_is_the_first_ones():
+    shared = {"scrapy_webservice.resources.health.HealthResource": 5}
+    plugins = make(
+        plugin("b", register_resources=hookimpl(lambda settings: shared)),
+        plugin("a", register_resources=hookimpl(lambda settings: shared)),
+    )
+    sources = [layer.source for layer in plugins.resource_layers(Settings())]
+    assert sorted(sources) == ["plugin a", "plugin b"]
+
+
+def test_pluggys_own_listing_works_on_the_guarded_plugins():
+    plugins = make(plugin("one", json_default=hookimpl(lambda obj: None)))
+    assert len(plugins.pm.get_plugins()) == 1
+    assert plugins.pm.get_name(next(iter(plugins.pm.get_plugins()))) == "one"

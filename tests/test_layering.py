@@ -34,8 +34,26 @@ def is_private(name: str) -> bool:
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
 
+#: Calls that read an attribute named by their second argument.
+NAMED_READS = {"getattr", "hasattr", "setattr", "getattr_static", "attrgetter", "__getattribute__"}
+
+
+def call_name(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
 def private_reads(tree: ast.AST) -> list[tuple[int, str]]:
-    """``x._name`` (not ``self._name``), ``getattr(x, "_name")``, ``import _name``."""
+    """Reads of private names, however spelt.
+
+    ``x._name`` (but ``self._name``/``cls._name``), ``getattr(x, "_name")``
+    and its cousins, ``x.__dict__`` and ``vars(x)`` (a way around the
+    first), and imports of private names or private modules.
+    """
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and is_private(node.attr):
@@ -49,18 +67,25 @@ def private_reads(tree: ast.AST) -> list[tuple[int, str]]:
             ):
                 continue
             found.append((node.lineno, f".{node.attr}"))
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in ("getattr", "hasattr", "setattr")
-            and len(node.args) >= 2
-            and isinstance(node.args[1], ast.Constant)
-            and isinstance(node.args[1].value, str)
-            and is_private(node.args[1].value)
-        ):
-            found.append((node.lineno, f"{node.func.id}(..., {node.args[1].value!r})"))
+        elif isinstance(node, ast.Attribute) and node.attr == "__dict__":
+            found.append((node.lineno, ".__dict__"))
+        elif isinstance(node, ast.Call) and call_name(node) == "vars" and node.args:
+            found.append((node.lineno, "vars(...)"))
+        elif isinstance(node, ast.Call) and call_name(node) in NAMED_READS:
+            names = [
+                arg.value
+                for arg in node.args
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+            ]
+            found += [(node.lineno, f"{call_name(node)}({n!r})") for n in names if is_private(n)]
         elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
             found += [(node.lineno, f"import {a.name}") for a in node.names if is_private(a.name)]
+            parts = (node.module or "").split(".")
+            found += [(node.lineno, f"from {node.module}") for p in parts if is_private(p)][:1]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if any(is_private(part) for part in alias.name.split(".")):
+                    found.append((node.lineno, f"import {alias.name}"))
     return found
 
 
@@ -81,11 +106,23 @@ def test_the_check_finds_what_it_looks_for():
         "from .x import _helper\n"
         "self._mine\n"
         "obj.__class__\n"
+        "vars(engine)['slot']\n"
+        "engine.__dict__\n"
+        "inspect.getattr_static(engine, '_slot')\n"
+        "operator.attrgetter('_slot')\n"
+        "from scrapy.core._private import thing\n"
+        "import pkg._internal\n"
     )
     assert [name for _, name in sorted(private_reads(ast.parse(code)))] == [
         "._slot",
-        "getattr(..., '_slot')",
+        "getattr('_slot')",
         "import _helper",
+        "vars(...)",
+        ".__dict__",
+        "getattr_static('_slot')",
+        "attrgetter('_slot')",
+        "from scrapy.core._private",
+        "import pkg._internal",
     ]
 
 

@@ -556,3 +556,14 @@ async def test_a_bad_request_after_a_good_one_on_the_same_connection(serve):
     assert answer.status == 200
     assert_json_error(answer.extra[0], 400)
     assert answer.extra[0].closed
+
+
+@pytest_twisted.ensureDeferred
+async def test_two_authorization_fields_are_a_400(serve):
+    served = serve()
+    for second in (served.token, "wrong"):
+        raw = request(token=served.token, headers=[f"Authorization: Bearer {second}".encode()])
+        answer = await send(served, raw, close_limit=5)
+        assert "one Authorization" in assert_json_error(answer, 400)["message"]
+        assert answer.closed
+    assert (await send(served, request(token=served.token))).status == 200

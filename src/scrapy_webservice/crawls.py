@@ -7,7 +7,7 @@ things an operator does to it (pause, resume, close). The
 which are crawling now, and the monitor that samples each one's rates.
 
 Two crawlers of one process may run the same spider; each crawl then has
-its own id (``demo-1``, ``demo-2``) and a name that several crawls share
+its own id (``demo~1``, ``demo~2``) and a name that several crawls share
 is an :class:`~scrapy_webservice.errors.AmbiguousSpider` error that lists
 their ids, never a silent choice.
 """
@@ -37,6 +37,11 @@ logger = logging.getLogger(__name__)
 
 #: ``finish_reason`` of a spider closed through the web service.
 CLOSE_REASON = "closed_by_webservice"
+#: Between the spider name and the number in a crawl id (``demo~1``): a
+#: character spider names do not use, and one URLs carry as it is.
+ID_SEPARATOR = "~"
+#: Longest spider name an error message repeats.
+MAX_ECHOED = 100
 #: At most this many in-flight URLs are listed in a pause answer.
 MAX_LISTED_URLS = 20
 
@@ -113,7 +118,7 @@ class Crawl:
 
         See ``stats.get_rates`` in the resources reference for every key.
         """
-        return {"crawl_id": self.id, **self._monitor.rates()}
+        return self._monitor.rates()
 
     def stats(self) -> dict[str, Any]:
         """A copy of the crawl's stats."""
@@ -166,6 +171,11 @@ class Crawl:
         reactor.callLater(0, adapter.close_spider, self.crawler, reason)
 
 
+def _echo(name: str) -> str:
+    """A client's string in an error message, clipped."""
+    return repr(name if len(name) <= MAX_ECHOED else name[:MAX_ECHOED] + "...")
+
+
 def _class_path(obj: Any) -> str:
     cls = type(obj)
     return f"{cls.__module__}.{cls.__qualname__}"
@@ -201,8 +211,11 @@ class CrawlRegistry:
         """Start sampling a crawler whose spider is open; publish ``spider_opened``."""
         if crawler in self._crawls or adapter.spider_of(crawler) is None:
             return
-        monitor = CrawlMonitor(crawler, self.rates_interval, self.events.publish)
-        crawl_id = f"{monitor.spider_name}-{next(_numbers[monitor.spider_name])}"
+        name = adapter.spider_of(crawler).name
+        crawl_id = f"{name}{ID_SEPARATOR}{next(_numbers[name])}"
+        monitor = CrawlMonitor(
+            crawler, self.rates_interval, self.events.publish, crawl_id=crawl_id
+        )
         crawl = Crawl(crawler, crawl_id, monitor)
         self._crawls[crawler] = crawl
         self._monitors[crawler] = monitor
@@ -239,32 +252,39 @@ class CrawlRegistry:
         ]
 
     def find(self, spider: str) -> Crawl:
-        """The running crawl with this crawl id, or else with this spider name."""
+        """The running crawl with this crawl id or spider name; never a guess.
+
+        A string that is the id of one crawl and the name of another, or the
+        name of several, is an :class:`AmbiguousSpider` error that lists the ids.
+        """
         if not isinstance(spider, str):
             raise NoSuchSpider("spider name must be a string")
         crawls = self.running()
-        for crawl in crawls:
-            if crawl.id == spider:
-                return crawl
-        named = [crawl for crawl in crawls if crawl.spider_name == spider]
-        if len(named) == 1:
-            return named[0]
-        if named:
-            ids = ", ".join(crawl.id for crawl in named)
+        matches = [c for c in crawls if c.id == spider or c.spider_name == spider]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            ids = ", ".join(crawl.id for crawl in matches)
             raise AmbiguousSpider(
-                f"{len(named)} running crawls have spider {spider!r}: name one by crawl id ({ids})"
+                f"{len(matches)} running crawls answer to {_echo(spider)}:"
+                f" name one by crawl id ({ids})"
             )
         running = ", ".join(sorted(crawl.spider_name for crawl in crawls)) or "none"
-        raise NoSuchSpider(f"No running spider named {spider!r} (running: {running})")
+        raise NoSuchSpider(f"No running spider named {_echo(spider)} (running: {running})")
 
     def labels(self) -> dict[str, Crawl]:
-        """Running crawls by spider name, or by crawl id for a name that several share."""
+        """Running crawls by spider name, or by crawl id where a name would not do.
+
+        A name is used only when one crawl has it and no other crawl has it
+        as its id, so every running crawl gets a key of its own.
+        """
         crawls = self.running()
-        counts: dict[str, int] = defaultdict(int)
+        taken: dict[str, int] = defaultdict(int)
         for crawl in crawls:
-            counts[crawl.spider_name] += 1
+            taken[crawl.spider_name] += 1
+            taken[crawl.id] += 1
         return {
-            (crawl.spider_name if counts[crawl.spider_name] == 1 else crawl.id): crawl
+            (crawl.spider_name if taken[crawl.spider_name] == 1 else crawl.id): crawl
             for crawl in crawls
         }
 

@@ -66,17 +66,22 @@ def json_default(obj: Any) -> Any:
 
 @hookspec
 def service_started(service: WebServiceAPI) -> None:
-    """The service is listening: ``service.url`` and ``service.root`` are set.
+    """The service is listening: ``service.url`` and ``service.resources()`` are set.
 
-    Called once per service, when the first crawler's engine has started.
-    Start the plugin's own periodic work here (on the reactor; never block
-    it). ``service.running_crawlers()`` gives the crawlers of the process.
+    ``service`` is the :class:`~scrapy_webservice.WebServiceAPI`, the whole
+    of what a plugin may use. Called once per service, when the first
+    crawler's engine has started. Start the plugin's own periodic work here
+    (on the reactor; never block it), or ``service.subscribe`` to the
+    events; ``service.crawls()`` gives the running crawls of the process.
     """
 
 
 @hookspec
 def service_stopped(service: WebServiceAPI) -> None:
     """The service stopped listening (the last crawler of the process stopped).
+
+    ``service`` is the same :class:`~scrapy_webservice.WebServiceAPI` as at
+    start; its ``url`` is ``None`` now.
 
     Stop what :func:`service_started` began. Also called when the service
     failed to start, so that cleanup never depends on success.

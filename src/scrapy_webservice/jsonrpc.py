@@ -511,7 +511,9 @@ class _Silent(JsonRpcError):
 
 
 def _valid_id(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
+    if isinstance(value, float):
+        return math.isfinite(value)  # ``1e999`` parses to inf, which JSON cannot echo
+    return value is None or (isinstance(value, (str, int)) and not isinstance(value, bool))
 
 
 def _safe_id(request: Any) -> Any:

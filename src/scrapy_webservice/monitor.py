@@ -100,6 +100,7 @@ class CrawlMonitor:
         interval: float,
         publish: Publish,
         clock: IReactorTime | None = None,
+        crawl_id: str | None = None,
     ) -> None:
         if clock is None:
             from twisted.internet import reactor as clock  # type: ignore[assignment]
@@ -108,6 +109,10 @@ class CrawlMonitor:
         self.publish = publish
         self.clock = clock
         self.spider_name = crawler.spider.name if crawler.spider else "?"
+        #: Every event and rates answer names the crawl by both.
+        self.names: dict[str, str] = {"spider": self.spider_name}
+        if crawl_id is not None:
+            self.names["crawl_id"] = crawl_id
         # One window of samples, plus the one that starts it.
         self.samples: deque[Sample] = deque(maxlen=math.ceil(WINDOW / interval) + 2)
         self.first: Sample | None = None
@@ -161,7 +166,7 @@ class CrawlMonitor:
         window_start = next(s for s in self.samples if last.time - s.time <= WINDOW + 1e-9)
         engine = self.crawler.engine
         return {
-            "spider": self.spider_name,
+            **self.names,
             "state": crawl_state(engine),
             "in_flight": len(in_flight_requests(engine)),
             "age": round(self.clock.seconds() - last.time, 3),
@@ -182,9 +187,9 @@ class CrawlMonitor:
         if state != previous:
             in_flight = len(in_flight_requests(engine))
             if state in ("pausing", "paused"):
-                self.publish(f"spider_{state}", spider=self.spider_name, in_flight=in_flight)
+                self.publish(f"spider_{state}", **self.names, in_flight=in_flight)
             elif state == "running":
-                self.publish("spider_resumed", spider=self.spider_name, in_flight=in_flight)
+                self.publish("spider_resumed", **self.names, in_flight=in_flight)
         if state == "pausing" and not self._pausing.running:
             self._pausing.start(PAUSING_POLL, now=False)
         elif state != "pausing" and self._pausing.running:

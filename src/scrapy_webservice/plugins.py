@@ -17,9 +17,9 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.metadata
+import inspect
 import logging
 import os
-import types
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -81,6 +81,9 @@ class PluginFailure:
         return asdict(self)
 
 
+#: Most plugin failures listed; later ones are logged at DEBUG only.
+MAX_FAILURES = 100
+
 #: Hooks called while serving or stopping: strict mode must not turn their
 #: errors into a broken request or a port left open.
 _REQUEST_TIME_STAGES = frozenset({"json_default", "service_started", "service_stopped"})
@@ -112,8 +115,9 @@ class Plugins:
         self.failures: list[PluginFailure] = []
         #: The registered plugins as loaded (pluggy holds their guarded proxies).
         self._originals: dict[str, object] = {}
-        #: ``id()`` of each ``register_resources`` result, to the plugin that returned it.
-        self._contributors: dict[int, str] = {}
+        #: Each ``register_resources`` result of the current call, and its plugin.
+        self._contributions: list[tuple[Any, str]] = []
+        self._failure_kinds: set[tuple[str, str, str]] = set()
 
     @classmethod
     def from_config(
@@ -200,7 +204,7 @@ class Plugins:
 
     def _guarded(self, plugin: object, name: str) -> object:
         """A stand-in for ``plugin`` whose hook implementations cannot raise into pluggy."""
-        proxy = types.SimpleNamespace(__name__=getattr(plugin, "__name__", name))
+        proxy = _GuardedPlugin(getattr(plugin, "__name__", name))
         for attr in dir(plugin):
             opts = self.pm.parse_hookimpl_opts(plugin, attr)
             if opts is None:
@@ -208,6 +212,12 @@ class Plugins:
             func = getattr(plugin, attr)
             hook_name = opts.get("specname") or attr
             if opts.get("wrapper") or opts.get("hookwrapper"):
+                if not inspect.isgeneratorfunction(func):
+                    # pluggy checks this at registration; the guard would hide it.
+                    raise pluggy.PluginValidationError(
+                        plugin,
+                        f"{name}: the wrapper {attr} must be a generator function (yield once)",
+                    )
                 guarded = _guard_wrapper(func, self._failer(name, hook_name), opts.get("wrapper"))
             else:
                 guarded = _guard_call(
@@ -223,7 +233,7 @@ class Plugins:
             return None
 
         def record(result: Any) -> None:
-            self._contributors[id(result)] = name
+            self._contributions.append((result, name))
 
         return record
 
@@ -244,11 +254,19 @@ class Plugins:
         if distribution is None and name in self.loaded:
             distribution = self.loaded[name].distribution
             version = self.loaded[name].version
+        strict = self.strict and stage not in _REQUEST_TIME_STAGES
+        kind = (name, stage, type(exc).__name__)
+        if kind in self._failure_kinds or len(self.failures) >= MAX_FAILURES:
+            # A hook that fails on every request (each time with another
+            # message, say) is logged and listed once: neither the list nor
+            # the crawl's ERROR count grows with the requests.
+            logger.debug("Web service plugin %s failed again at %s: %r", name, stage, exc)
+            if strict:
+                raise exc
+            return
+        self._failure_kinds.add(kind)
         reason = f"{type(exc).__name__}: {exc}"
         failure = PluginFailure(name, stage, reason, distribution, version)
-        if failure in self.failures:
-            # A hook that fails on every request is logged and listed once.
-            return
         self.failures.append(failure)
         where = f" ({distribution} {version})" if distribution else ""
         logger.error(
@@ -259,7 +277,7 @@ class Plugins:
             reason,
             exc_info=(type(exc), exc, exc.__traceback__),
         )
-        if self.strict and stage not in _REQUEST_TIME_STAGES:
+        if strict:
             raise exc
 
     def resource_failed(self, source: str, key: str, exc: BaseException) -> None:
@@ -278,10 +296,10 @@ class Plugins:
 
     def resource_layers(self, settings: BaseSettings) -> list[Layer]:
         """One layer per plugin, from ``register_resources``, in pluggy's call order."""
-        self._contributors.clear()
+        self._contributions.clear()
         layers = []
         for contributed in self.pm.hook.register_resources(settings=settings):
-            name = self._contributors.get(id(contributed), "a hook wrapper")
+            name = self._owner(contributed)
             if not isinstance(contributed, Mapping):
                 error = TypeError(
                     f"register_resources returned {type(contributed).__name__}, expected a dict"
@@ -296,6 +314,19 @@ class Plugins:
             layers.append(Layer(f"plugin {name}", dict(contributed)))
         return layers
 
+    def _owner(self, contributed: Any) -> str:
+        """The plugin that returned ``contributed``, matched by identity, each match once.
+
+        The results stay referenced until the call ends, so no ``id()`` is
+        reused; a dict two plugins return is each one's in turn; a result no
+        plugin returned came from a wrapper.
+        """
+        for index, (result, owner) in enumerate(self._contributions):
+            if result is contributed:
+                del self._contributions[index]
+                return owner
+        return "a hook wrapper"
+
     def json_default(self, obj: Any) -> Any:
         """The first plugin's JSON replacement for ``obj``; ``TypeError`` when none knows it."""
         result = self.pm.hook.json_default(obj=obj)
@@ -309,6 +340,16 @@ class Plugins:
             "plugins": [info.to_dict() for info in self.loaded.values()],
             "failures": [failure.to_dict() for failure in self.failures],
         }
+
+
+class _GuardedPlugin:
+    """What pluggy registers for a plugin: its hook implementations, each guarded."""
+
+    def __init__(self, name: str) -> None:
+        self.__name__ = name
+
+    def __repr__(self) -> str:
+        return f"<guarded plugin {self.__name__}>"
 
 
 def _guard_call(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import types
 from collections.abc import Awaitable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,7 +31,9 @@ from .errors import HttpError, rpc_error
 from .markers import is_data, readonly_mark
 from .public import bound_api
 from .resource import JsonResource, RawJson, write_error
+from .secret import Secret
 from .security import Access
+from .settings import DEFAULTS
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -55,20 +58,21 @@ class _MethodTable(Mapping[str, jsonrpc.Method]):
         self.target = target
 
     def __getitem__(self, name: str) -> jsonrpc.Method:
-        if not self.resource.exposes(name):
+        if not self.resource.exposes(name) or isinstance(self.target, Secret):
             raise KeyError(name)
         try:
             static = inspect.getattr_static(self.target, name)
         except AttributeError:
             raise KeyError(name) from None
-        if isinstance(static, property) or inspect.isclass(static):
+        # Decided from the class (or instance) dict alone: a property, a
+        # cached_property or any other descriptor is never run to find out,
+        # and methods of built-in types (``list.append``) are data, not an API.
+        if not (
+            inspect.isfunction(static)
+            or isinstance(static, (staticmethod, classmethod, types.MethodType))
+        ):
             raise KeyError(name)
-        func = getattr(self.target, name, None)
-        if func is None or not callable(func) or inspect.isclass(func):
-            raise KeyError(name)
-        if inspect.isroutine(func) and not (inspect.isfunction(func) or inspect.ismethod(func)):
-            # Methods of built-in types (``list.append``, ``dict.clear``): data, not an API.
-            raise KeyError(name)
+        func = getattr(self.target, name)  # binding a function runs no code of the target
         marked = readonly_mark(func)
         readonly_ = name in self.resource.readonly_methods if marked is None else marked
         return jsonrpc.Method(name, func, readonly=readonly_)
@@ -125,22 +129,20 @@ class JsonRpcResource(JsonResource):
         """
         return self._target
 
-    def dispatcher(self, target: Any = None, title: str = "") -> jsonrpc.Dispatcher:
-        """The JSON-RPC dispatcher of ``target`` (by default ``get_target()``), built once.
-
-        ``title`` (the resource's path, for ``rpc.discover``) is taken from
-        the request that builds it.
-        """
+    def dispatcher(self, target: Any = None) -> jsonrpc.Dispatcher:
+        """The JSON-RPC dispatcher of ``target`` (by default ``get_target()``), built once."""
         if target is None:
             target = self.get_target()
         if self._dispatcher is None or self._dispatched is not target:
             self._dispatcher = jsonrpc.Dispatcher(
-                _MethodTable(self, target),
-                title=title or self.ws_name or type(self).__name__,
-                version=_version(),
+                _MethodTable(self, target), title=self.rpc_path(), version=_version()
             )
             self._dispatched = target
         return self._dispatcher
+
+    def rpc_path(self) -> str:
+        """The path under the root (``/crawler/engine``): the title of ``rpc.discover``."""
+        return f"/{self.ws_name}"
 
     def exposes(self, name: str) -> bool:
         """Whether ``name`` may be reached at all (methods included)."""
@@ -200,8 +202,12 @@ class JsonRpcResource(JsonResource):
         access = getattr(txrequest, "webservice_access", Access.NONE)
         body = txrequest.content.read() if txrequest.content is not None else b""
         bound = bound_api(self.crawler)
-        max_batch_size = bound.config.max_batch_size if bound is not None else 100
-        path = txrequest.path.decode("utf-8", "replace")
+        max_batch_size = (
+            bound.config.max_batch_size
+            if bound is not None
+            else DEFAULTS["WEBSERVICE_MAX_BATCH_SIZE"]
+        )
+        path = self.rpc_path()
 
         def audit(method: jsonrpc.Method, params: Any) -> None:
             peer = txrequest.getClientAddress()
@@ -213,7 +219,7 @@ class JsonRpcResource(JsonResource):
                 getattr(peer, "host", peer),
             )
 
-        answer = self.dispatcher(title=path).handle(
+        answer = self.dispatcher().handle(
             body,
             allow_control=access >= Access.CONTROL,
             max_batch_size=max_batch_size,
@@ -245,6 +251,9 @@ class _AttributeResource(JsonRpcResource):
 
     def get_target(self) -> Any:
         return _read(self.parent, self.name)
+
+    def rpc_path(self) -> str:
+        return f"{self.parent.rpc_path()}/{self.name}"
 
 
 class _DataResource(JsonResource):
@@ -301,9 +310,12 @@ class _MethodResource(JsonResource):
 
 def _read(parent: JsonRpcResource, name: str) -> Any:
     try:
-        return getattr(parent.get_target(), name)
+        value = getattr(parent.get_target(), name)
     except AttributeError:
         raise HttpError(404, f"No such resource: {name!r}") from None
+    if isinstance(value, Secret):
+        raise HttpError(404, f"No such resource: {name!r}")  # never a token, even if declared
+    return value
 
 
 def _query_params(request: Request) -> dict[str, Any]:
@@ -316,8 +328,8 @@ def _query_params(request: Request) -> dict[str, Any]:
             )
         text = values[0].decode("utf-8", "replace")
         try:
-            params[key] = json.loads(text)
-        except ValueError:
+            params[key] = json.loads(text, parse_constant=_not_json)
+        except (ValueError, RecursionError):  # not JSON, or nested too deep: a string
             params[key] = text
     return params
 
@@ -325,6 +337,11 @@ def _query_params(request: Request) -> dict[str, Any]:
 async def _raw_later(answer: Awaitable[str | None]) -> RawJson | None:
     text = await answer
     return None if text is None else RawJson(text)
+
+
+def _not_json(name: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON: ``?spider=NaN`` is the string."""
+    raise ValueError(name)
 
 
 def _awaitable_deferred(result: Any) -> Any:

@@ -213,10 +213,11 @@ class WebServiceSite(Site):
         The checks run in this order, each before any resource code: the
         ``Host`` field's syntax (400), the ``Host`` name (403), the
         ``Origin`` (403, or a CORS preflight's 204), the body's size (413),
-        the token (401). Only then is the path traversed (every ``getChild``
-        and ``child()``), unless its first segment is a static child of the
-        root declared public. Then the read-only token's rights (403) and
-        the content type of writes (415).
+        a single ``Authorization`` field (400), the token (401). Only then
+        is the path traversed (every ``getChild`` and ``child()``), unless
+        its first segment is a static child of the root declared public.
+        Then the read-only token's rights (403) and the content type of
+        writes (415).
         """
         request.setHeader(b"X-Content-Type-Options", b"nosniff")
         problem = host_field_problem(request.requestHeaders.getRawHeaders(b"host"))
@@ -242,7 +243,12 @@ class WebServiceSite(Site):
                 f"Request body over the limit of {self.max_request_size} bytes"
                 " (WEBSERVICE_MAX_REQUEST_SIZE)",
             )
-        access = self.tokens.access(request.getHeader(b"authorization"))
+        authorization = request.requestHeaders.getRawHeaders(b"authorization") or []
+        if len(authorization) > 1:
+            # Which one would count is a guess; a proxy and a client may disagree.
+            request.setHeader(b"Connection", b"close")
+            return ErrorResource(400, "Send one Authorization header, not several")
+        access = self.tokens.access(authorization[0] if authorization else None)
         request.webservice_access = access  # type: ignore[attr-defined]
         if access is Access.NONE and (asterisk or not self._public_path(request)):
             return _unauthorized()

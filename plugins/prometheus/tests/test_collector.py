@@ -29,6 +29,7 @@ class Crawl:
 
     def __init__(self, name: str, stats: MemoryStatsCollector) -> None:
         self.spider_name = name
+        self.id = f"{name}~{id(self)}"
         self.stats_collector = stats
         self.in_flight = 0
         self.downloading = 2
@@ -49,8 +50,14 @@ def crawl(name: str, stats: dict) -> Crawl:
     return Crawl(name, collector)
 
 
+def by_label(crawls) -> dict:
+    """As the API labels crawls: by spider name, by crawl id where names repeat."""
+    names = [c.spider_name for c in crawls]
+    return {(c.spider_name if names.count(c.spider_name) == 1 else c.id): c for c in crawls}
+
+
 def scrape(*crawls, uptime=None) -> dict:
-    api = SimpleNamespace(crawls=lambda: list(crawls), version="0.1.0", uptime=uptime)
+    api = SimpleNamespace(crawls_by_label=lambda: by_label(crawls), version="0.1.0", uptime=uptime)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ScrapyCollector(api))
     text = generate_latest(registry).decode()
@@ -91,6 +98,15 @@ def test_every_crawl_series_has_the_spider_label():
         if family.name.startswith("scrapy_") and not family.name.startswith("scrapy_webservice"):
             for sample in family.samples:
                 assert "spider" in sample.labels, sample
+
+
+def test_two_crawls_of_one_spider_each_have_their_series():
+    first, second = crawl("a", {"item_scraped_count": 1}), crawl("a", {"item_scraped_count": 2})
+    families, _ = scrape(first, second)
+    assert samples(families["scrapy_item_scraped"]) == {
+        (("spider", first.id),): 1.0,
+        (("spider", second.id),): 2.0,
+    }
 
 
 def test_engine_status_is_read_live():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import JsonResource
+from .. import HttpError, JsonResource
 
 if TYPE_CHECKING:
     from twisted.web.resource import Resource
@@ -41,4 +41,6 @@ class _SpiderEngineStatus(JsonResource):
         self.spider = spider
 
     def render_GET(self, txrequest: Request) -> dict[str, Any]:
+        if txrequest.postpath not in ([], [b""]):
+            raise HttpError(404, "No such resource below a spider's engine status")
         return self.api.crawl(self.spider).engine_status()

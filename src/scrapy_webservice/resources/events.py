@@ -66,7 +66,10 @@ class EventStream:
         if self.names is not None and event.name not in self.names:
             return False
         spider = event.data.get("spider")
-        return self.spiders is None or spider is None or spider in self.spiders
+        if self.spiders is None or spider is None:
+            return True
+        # ``?spider=`` takes a spider name or a crawl id, as every other place does.
+        return spider in self.spiders or event.data.get("crawl_id") in self.spiders
 
     def send(self, event: Event) -> None:
         if self.closed:

@@ -26,7 +26,7 @@ class {{ cookiecutter.__camel_name }}Resource(JsonResource):
 {%- else -%}
 """JSON-RPC ``{{ cookiecutter.ws_name }}``: read item counts, and add notes to a crawl's stats."""
 
-from scrapy_webservice import JsonRpcError, JsonRpcResource, control, readonly
+from scrapy_webservice import JsonRpcError, JsonRpcResource, api, control, readonly
 
 INVALID_PARAMS = -32602
 
@@ -69,6 +69,8 @@ class {{ cookiecutter.__camel_name }}Resource(JsonRpcResource):
 
     ws_name = "{{ cookiecutter.ws_name }}"
 
-    def get_target(self):
-        return {{ cookiecutter.__camel_name }}Target(self.api)
+    def __init__(self, crawler, target=None):
+        # The target is built once, with the service's API (bound before any
+        # resource is built): its JSON-RPC dispatcher is then built once too.
+        super().__init__(crawler, target or {{ cookiecutter.__camel_name }}Target(api(crawler)))
 {%- endif %}

@@ -86,8 +86,9 @@ class ScrapyCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         families = _Families()
-        for crawl in self.api.crawls():
-            spider = crawl.spider_name
+        # The spider's name, or its crawl id where two crawls run one spider:
+        # each crawl gets series of its own.
+        for spider, crawl in self.api.crawls_by_label().items():
             try:
                 self._engine(families, crawl, spider)
                 self._rates(families, crawl, spider)
