@@ -102,7 +102,9 @@ class CrawlMonitor:
         clock: IReactorTime | None = None,
     ) -> None:
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[assignment]
+            from twisted.internet import reactor
+
+            clock = reactor
         self.crawler = crawler
         self.interval = interval
         self.publish = publish
