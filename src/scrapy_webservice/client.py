@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .jsonrpc import JsonRpcError
 from .security import default_discovery_dir, read_discovery_files
@@ -46,7 +46,9 @@ EVENTS_TIMEOUT = 45.0
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """The service never redirects; following one could hand the token to another host."""
 
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str):  # type: ignore[no-untyped-def]
+    def redirect_request(
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> NoReturn:
         raise urllib.error.HTTPError(newurl, code, f"refused redirect to {newurl}", headers, fp)
 
 

@@ -120,12 +120,13 @@ class ErrorLogHandler(logging.Handler):
             self.handleError(record)
             return
         from twisted.internet import reactor
+        from twisted.internet.interfaces import IReactorThreads
         from twisted.python import threadable
 
         if threadable.isInIOThread():
             self.bus.publish("log", **data)
         else:
-            reactor.callFromThread(self.bus.publish, "log", **data)
+            IReactorThreads(reactor).callFromThread(self.bus.publish, "log", **data)
 
     @staticmethod
     def _data(record: logging.LogRecord) -> dict[str, Any]:

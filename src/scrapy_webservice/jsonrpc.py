@@ -254,6 +254,7 @@ async def _finish_batch(
     run: _Run, payload: list[Any], start: int, parts: list[str], pending: _Pending
 ) -> str | None:
     """The rest of a batch once one of its calls has to be awaited."""
+    answer: str | _Pending | None
     answer = await pending.finish()
     if answer is not None:
         parts.append(answer)
@@ -303,7 +304,7 @@ async def handle(
     )
     if inspect.isawaitable(answer):
         return await answer
-    return typing.cast("str | None", answer)
+    return answer
 
 
 def discover(methods: Iterable[Method], *, title: str, version: str = "0") -> dict[str, Any]:
@@ -482,6 +483,7 @@ class _Run:
         )
 
 
+@typing.final  # so that `type(answer) is _Pending` narrows both ways
 class _Pending:
     """A call whose method returned an awaitable: the rest of its answer."""
 
@@ -983,7 +985,7 @@ class _Params:
             for name, check in self.keyword_checks:
                 if name in kwargs:
                     try:
-                        check(kwargs[name])  # type: ignore[misc]
+                        check(kwargs[name])
                     except _Mismatch as exc:
                         raise JsonRpcError(INVALID_PARAMS, exc.message(name)) from None
         return None

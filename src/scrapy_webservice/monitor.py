@@ -103,7 +103,9 @@ class CrawlMonitor:
         crawl_id: str | None = None,
     ) -> None:
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[assignment]
+            from twisted.internet import reactor
+
+            clock = reactor
         self.crawler = crawler
         self.interval = interval
         self.publish = publish

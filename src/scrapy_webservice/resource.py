@@ -14,7 +14,7 @@ import logging
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.defer import Deferred
@@ -289,7 +289,9 @@ class JsonResource(Resource):
 
         def failed(failure: Failure) -> None:
             # A CancelledError we did not cause is the resource's own failure: a 500.
-            answer(lambda: self._error(request, failure.value))
+            # (Twisted infers Failure.value as Optional from its __init__; a
+            # Failure always holds its exception.)
+            answer(lambda: self._error(request, cast(BaseException, failure.value)))
 
         d.addCallbacks(done, failed)
         return NOT_DONE_YET

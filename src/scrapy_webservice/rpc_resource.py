@@ -288,6 +288,7 @@ class _MethodResource(JsonResource):
         if method is None:
             raise HttpError(404, f"No such resource: {self.name!r}")
         if not method.readonly:
+            assert txrequest.prepath is not None  # set by the traversal that led here
             raise HttpError(
                 405,
                 f"{self.name!r} is a control method: call it with a JSON-RPC POST"

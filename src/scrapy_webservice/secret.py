@@ -9,6 +9,7 @@ traceback in a debug answer.
 from __future__ import annotations
 
 import hmac
+from typing import NoReturn
 
 __all__ = ["Secret"]
 
@@ -40,5 +41,5 @@ class Secret:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("a Secret is not pickled")

@@ -309,7 +309,7 @@ def read_discovery_files(directory: Path) -> list[dict[str, Any]]:
     Files left behind by a process that died without cleaning up are
     ignored, so a stale file never points ``scrapy-ws`` at the wrong port.
     """
-    found = []
+    found: list[dict[str, Any]] = []
     if not directory.is_dir():
         return found
     for path in directory.glob("*.json"):

@@ -13,7 +13,7 @@ import logging
 import time
 import urllib.parse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet import error as twisted_error
 from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -37,6 +37,7 @@ from .site import WebServiceSite
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from twisted.internet.address import IPv4Address, IPv6Address
     from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IListeningPort
 
@@ -121,7 +122,8 @@ class Service:
         if self.config.unix_socket:
             # requests-unixsocket's form, which scrapy-ws's client reads too.
             return f"http+unix://{urllib.parse.quote(self.config.unix_socket, safe='')}/"
-        address = self.port.getHost()
+        # A TCP port's (the Unix socket is above); IListeningPort says only IAddress.
+        address = cast("IPv4Address | IPv6Address", self.port.getHost())
         host = address.host
         if host in ("0.0.0.0", ""):  # noqa: S104
             host = "127.0.0.1"
@@ -157,9 +159,9 @@ class Service:
             logger.exception("Web service not started", extra={"crawler": crawler})
             self.plugins.call("service_stopped", service=self.api)
             return
-        logger.info(
-            "Web service listening on %s", self.url.rstrip("/"), extra={"crawler": crawler}
-        )
+        url = self.url
+        assert url is not None  # listening
+        logger.info("Web service listening on %s", url.rstrip("/"), extra={"crawler": crawler})
         self.started_at = time.time()
         logging.getLogger().addHandler(self._log_handler)
         self._write_discovery_file(crawler)
@@ -211,7 +213,10 @@ class Service:
 
         certificate, key = self.config.tls_certificate, self.config.tls_key
         try:
-            pem = Path(key).read_bytes() + b"\n" + Path(certificate).read_bytes()  # type: ignore[arg-type]
+            # Called with a certificate only; the config has checked that a key comes with it.
+            assert certificate is not None
+            assert key is not None
+            pem = Path(key).read_bytes() + b"\n" + Path(certificate).read_bytes()
             return ssl.PrivateCertificate.loadPEM(pem).options()
         except Exception as exc:  # OSError, or OpenSSL's own errors for a bad file
             raise ServiceError(
@@ -220,10 +225,18 @@ class Service:
 
     def _listen_unix(self, site: WebServiceSite, path: str) -> IListeningPort:
         from twisted.internet import reactor
+        from twisted.internet.interfaces import IReactorUNIX
 
         try:
             # 0600 from the start: only this user may connect; the token is checked too.
-            return reactor.listenUNIX(path, site, mode=0o600, wantPID=True)
+            # Twisted's bare ``Factory`` means Factory[_ProtoWithFactory] (its type
+            # variable's default), which no concrete factory matches: any one works.
+            return IReactorUNIX(reactor).listenUNIX(
+                path,
+                site,  # type: ignore[arg-type]
+                mode=0o600,
+                wantPID=True,
+            )
         except twisted_error.CannotListenError as exc:
             raise ServiceError(
                 f"cannot listen on the Unix socket {path}: {exc.socketError};"

@@ -19,6 +19,7 @@ import logging
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.http import HTTPChannel, datetimeToString
@@ -30,6 +31,8 @@ from .rpc_resource import JsonRpcResource
 from .security import Access, TokenChecker, host_allowed, host_field_problem, origin_allowed
 
 if TYPE_CHECKING:
+    from twisted.internet.interfaces import ITCPTransport
+
     from .settings import WebServiceConfig
 
 __all__ = ["WebServiceChannel", "WebServiceRequest", "WebServiceSite"]
@@ -90,7 +93,8 @@ class WebServiceRequest(Request):
         # Twisted answers an asterisk-form request itself (200 or 405) before
         # the site sees it; here it goes through the site's checks like any
         # other (the rest of Request.process, with no path to traverse).
-        self.site = self.channel.site
+        # Site.buildProtocol sets channel.site; Twisted's HTTPChannel does not declare it.
+        self.site = self.channel.site  # type: ignore[attr-defined]
         self.setHeader(b"Server", server.version)
         self.setHeader(b"Date", datetimeToString())
         self.prepath, self.postpath = [], []
@@ -117,6 +121,9 @@ class WebServiceChannel(HTTPChannel):
 
     _request_deadline: Any = None
     _bad_request_answered = False
+    # Connected (every use below is), over TCP, TLS or a Unix socket: all have
+    # abortConnection, which Protocol's ``ITransport | None`` does not say.
+    transport: ITCPTransport
 
     def dataReceived(self, data: bytes) -> None:
         if data and self._request_deadline is None and self.timeOut:
@@ -127,7 +134,7 @@ class WebServiceChannel(HTTPChannel):
         self._cancel_deadline()
         super().allContentReceived()
 
-    def connectionLost(self, reason: Any) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancel_deadline()
         super().connectionLost(reason)
 
@@ -195,7 +202,9 @@ class WebServiceSite(Site):
     """A ``Site`` that applies the service's security rules to each request."""
 
     # HTTP/1.1 only (no HTTP/2 negotiation), with the request deadline.
-    protocol = WebServiceChannel
+    # Twisted types ``protocol`` as the factory of its HTTP/2-negotiating
+    # wrapper; any HTTPChannel works, as Site.buildProtocol only sets attributes.
+    protocol = WebServiceChannel  # type: ignore[assignment]
     requestFactory = WebServiceRequest
     displayTracebacks = False
 

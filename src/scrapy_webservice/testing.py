@@ -85,6 +85,7 @@ def http(
 ) -> Reply:
     """One request with ``http.client``: no proxies, no retries, headers as given."""
     parts = urllib.parse.urlsplit(url)
+    assert parts.hostname is not None, f"no host in {url!r}"
     conn = http_client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     all_headers = dict(headers or {})
     if token is not None:

@@ -11,10 +11,14 @@ from __future__ import annotations
 import argparse
 import html
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
+
+if TYPE_CHECKING:
+    from twisted.internet.address import IPv4Address
+    from twisted.python.failure import Failure
 
 PER_PAGE = 10
 
@@ -36,6 +40,7 @@ class ShopSite(Resource):
 
     def render_GET(self, request: Request) -> bytes | int:
         self.hits += 1
+        assert request.postpath is not None  # set by the traversal that led here
         status, body = self._page(request.postpath)
         request.setResponseCode(status)
         request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
@@ -44,7 +49,12 @@ class ShopSite(Resource):
         from twisted.internet import reactor
 
         call = reactor.callLater(self.delay, _finish, request, body)
-        request.notifyFinish().addErrback(lambda _: call.active() and call.cancel())
+
+        def gone(_: Failure) -> None:
+            if call.active():
+                call.cancel()
+
+        request.notifyFinish().addErrback(gone)
         return NOT_DONE_YET
 
     def _page(self, parts: list[bytes]) -> tuple[int, bytes]:
@@ -95,8 +105,11 @@ def listen(products: int = 100, delay: float = 0.0, port: int = 0) -> tuple[Any,
 
     site = Site(ShopSite(products, delay))
     site.noisy = False
-    listening = reactor.listenTCP(port, site, interface="127.0.0.1")
-    return listening, f"http://127.0.0.1:{listening.getHost().port}/"
+    # Twisted's bare ``ServerFactory`` means ServerFactory[_ProtoWithFactory] (its
+    # type variable's default), which no concrete factory matches: any one works.
+    listening = reactor.listenTCP(port, site, interface="127.0.0.1")  # type: ignore[arg-type]
+    address = cast("IPv4Address", listening.getHost())  # IListeningPort says only IAddress
+    return listening, f"http://127.0.0.1:{address.port}/"
 
 
 def main(argv: list[str] | None = None) -> None:

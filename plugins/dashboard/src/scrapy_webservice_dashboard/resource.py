@@ -66,7 +66,7 @@ def asset_bytes(name: str) -> bytes:
     """The bytes of one packaged file (``PAGE`` or a name of ``ASSETS``)."""
     if name != PAGE and name not in ASSETS:
         raise KeyError(name)
-    return resources.files(__package__).joinpath("static", name).read_bytes()
+    return resources.files(__package__).joinpath("static").joinpath(name).read_bytes()
 
 
 def _secure(request: Request) -> None:
@@ -82,6 +82,7 @@ class DashboardResource(JsonResource):
 
     def render_GET(self, txrequest: Request) -> RawBody:
         _secure(txrequest)
+        assert txrequest.prepath is not None  # set by the traversal that led here
         if txrequest.prepath[-1:] != [b""]:
             # ``/dashboard`` → ``/dashboard/``, so that the page's relative
             # links (its files, the service's resources) resolve the same

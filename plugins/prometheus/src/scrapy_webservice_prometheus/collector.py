@@ -36,7 +36,7 @@ class _Families:
     """Metric families by name; the first type and labels a name gets are kept."""
 
     def __init__(self) -> None:
-        self.families: dict[str, Metric] = {}
+        self.families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {}
         self.labels: dict[str, tuple[str, ...]] = {}
         self.seen: set[tuple[str, tuple[str, ...]]] = set()
         self.clashes: set[str] = set()
