@@ -718,3 +718,21 @@ def test_params_are_bound_as_python_binds_them(shape, var_args, var_kwargs, coun
     else:
         message = None
     assert message == expected
+
+
+def test_a_bound_methods_self_is_no_keyword():
+    class Target:
+        def echo(self, **options: int) -> dict:
+            return options
+
+    methods = {"echo": jsonrpc.Method("echo", Target().echo, readonly=True)}
+    dispatcher = jsonrpc.Dispatcher(methods)
+    answer = json.loads(
+        dispatcher.handle(b'{"jsonrpc":"2.0","method":"echo","params":{"self":1},"id":1}')
+    )
+    assert answer["error"]["code"] == jsonrpc.INVALID_PARAMS
+    assert "'self'" in answer["error"]["message"]
+    ok = json.loads(
+        dispatcher.handle(b'{"jsonrpc":"2.0","method":"echo","params":{"a":1},"id":2}')
+    )
+    assert ok["result"] == {"a": 1}

@@ -919,8 +919,11 @@ def _typeddict(annotation: type, seen: tuple[type, ...]) -> _Node:
 class _Params:
     """A function's signature, compiled: checks params fast, describes them."""
 
-    def __init__(self, sig: inspect.Signature) -> None:
+    def __init__(self, sig: inspect.Signature, reserved: frozenset[str] = frozenset()) -> None:
         self.sig = sig
+        #: The name a bound method's first parameter had (``self``): never a
+        #: keyword, not even into ``**kwargs`` (the call would fail on it).
+        self.reserved = reserved
         #: (parameter, its compiled annotation) of each named parameter, in order.
         self.entries: list[tuple[inspect.Parameter, _Node]] = []
         self.checks: dict[str, _Check | None] = {}
@@ -961,6 +964,9 @@ class _Params:
     def check(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         """Raise -32602 when the params cannot fit; like ``sig.bind``, only faster."""
         count = len(args)
+        if self.reserved and not self.reserved.isdisjoint(kwargs):
+            name = next(iter(self.reserved.intersection(kwargs)))
+            raise JsonRpcError(INVALID_PARAMS, f"Invalid params: {name!r} is not a parameter")
         if count > len(self.positional) and not self.var_positional:
             return self._check_slowly(args, kwargs)
         keyword = self.keyword
@@ -1044,9 +1050,10 @@ def _bound_params(function: Callable[..., Any]) -> _Params | None:
     sig = _signature(function)
     if sig is None:
         return None
-    if sig.parameters:
-        sig = sig.replace(parameters=list(sig.parameters.values())[1:])
-    return _Params(sig)
+    if not sig.parameters:
+        return _Params(sig)
+    first, *rest = sig.parameters.values()
+    return _Params(sig.replace(parameters=rest), reserved=frozenset({first.name}))
 
 
 def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
