@@ -120,17 +120,18 @@ def build(plugin: Any) -> SimpleNamespace:
         downloader=SimpleNamespace(active=set()),
     )
     service = Service(WebServiceConfig.from_settings(Settings()), plugins=Plugins())
-    service.crawlers.append(crawler)
+    service.bind(crawler)  # api(crawler): what the plugin's collector reads
+    service.crawls.join(crawler)
+    service.crawls.watch(crawler)  # the running crawl the API lists
     service.started_at = time.time()
+    # The monitor that the events tick times, on a clock of its own.
     clock = Clock()
     monitor = CrawlMonitor(crawler, 1.0, service.events.publish, clock=clock)
-    service.monitors[crawler] = monitor
     monitor.start()
     request = FakeRequest()
     stream = EventStream(request, max_buffer=262_144, encode=service.dumps)
     service.events.subscribe(stream)
     metrics = plugin.MetricsResource(crawler)
-    metrics.service = service
     return SimpleNamespace(
         crawler=crawler,
         service=service,

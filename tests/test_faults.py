@@ -117,6 +117,48 @@ async def test_a_client_trickling_its_request_is_cut_off(serve, caplog):
     assert (await served.get("")).status == 200
 
 
+def answered_then_trickle(port: int, first: bytes, slow: bytes, wait: float, pause: float) -> bool:
+    """One request answered, ``wait`` seconds, then ``slow`` a byte at a time; whether cut off."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(first)
+        sock.settimeout(5)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(4096)
+            assert chunk, "the first request got no answer"
+            received += chunk
+        time.sleep(wait)
+        for byte in slow:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                return True
+            sock.settimeout(pause)
+            try:
+                if sock.recv(4096) == b"":
+                    return True
+            except TimeoutError:
+                pass
+            except OSError:
+                return True
+    return False
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_trickling_request_after_an_answered_one_is_cut_off_too(serve, caplog):
+    # One deadline timer per connection: armed by the first request, it fires
+    # while the second (begun later) is still arriving, and waits out the rest
+    # of the second's own time before cutting it off.
+    caplog.set_level(logging.INFO, "scrapy_webservice")
+    served = serve(WEBSERVICE_TIMEOUT=1)
+    port = served.service.port.getHost().port
+    first = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    slowloris = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"a" * 40
+    assert await threads.deferToThread(answered_then_trickle, port, first, slowloris, 0.5, 0.25)
+    assert "not complete within 1 s (WEBSERVICE_TIMEOUT)" in caplog.text
+    assert (await served.get("")).status == 200
+
+
 def half_open(port: int, payload: bytes, limit: float) -> bool:
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(payload)

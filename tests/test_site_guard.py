@@ -418,6 +418,24 @@ async def test_valid_hosts_go_on_to_the_allow_list(serve):
         assert "Host not allowed" in assert_json_error(answer, 403)["message"], host
 
 
+@pytest_twisted.ensureDeferred
+async def test_the_verdict_on_a_host_is_the_same_each_time_and_few_are_kept(serve):
+    # The site keeps its verdict on each Host value it saw (a keep-alive client
+    # sends the same one every time), for a bounded number of values.
+    served = serve()
+
+    def statuses(answer: Answer) -> list[int]:
+        return [answer.status] + [a.status for a in answer.extra]
+
+    ours = request(token=served.token)
+    theirs = request(host="evil.example", token=served.token)
+    assert statuses(await send(served, ours, theirs, ours, theirs)) == [200, 403, 200, 403]
+    many = [request(host=f"evil{i}.example", token=served.token) for i in range(300)]
+    assert set(statuses(await send(served, *many))) == {403}
+    assert len(served.service.site._host_verdicts) <= 256
+    assert statuses(await send(served, ours, theirs)) == [200, 403]
+
+
 # -- B3. asterisk-form ---------------------------------------------------------------------
 
 

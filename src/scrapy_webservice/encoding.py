@@ -27,7 +27,7 @@ from scrapy.utils.serialize import ScrapyJSONEncoder
 
 from .secret import Secret
 
-__all__ = ["WebServiceJSONEncoder", "dumps"]
+__all__ = ["WebServiceJSONEncoder", "dumps", "strict_encoder"]
 
 
 class WebServiceJSONEncoder(ScrapyJSONEncoder):
@@ -101,16 +101,27 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def dumps(obj: Any, fallback: Callable[[Any], Any] | None = None) -> str:
-    """Encode ``obj`` as compact, strict JSON text (NaN and infinities become null)."""
+def strict_encoder(fallback: Callable[[Any], Any] | None = None) -> WebServiceJSONEncoder:
+    """The compact, strict encoder of :func:`dumps`: build it once, pass it on each call."""
+    return WebServiceJSONEncoder(fallback=fallback, allow_nan=False, separators=(",", ":"))
+
+
+def dumps(
+    obj: Any,
+    fallback: Callable[[Any], Any] | None = None,
+    encoder: WebServiceJSONEncoder | None = None,
+) -> str:
+    """Encode ``obj`` as compact, strict JSON text (NaN and infinities become null).
+
+    ``encoder``, from :func:`strict_encoder`, saves building one for each call
+    (an encoder keeps no state between calls); its fallback is then used.
+    """
+    if encoder is None:
+        encoder = strict_encoder(fallback)
+    else:
+        fallback = encoder.fallback
     try:
-        return json.dumps(
-            obj,
-            cls=WebServiceJSONEncoder,
-            fallback=fallback,
-            allow_nan=False,
-            separators=(",", ":"),
-        )
+        return encoder.encode(obj)
     except RecursionError:
         # Too deep, or a json_default that keeps returning unknown values.
         raise TypeError("value too deeply nested to encode as JSON") from None

@@ -81,6 +81,10 @@ _MESSAGES = {
 
 _NO_ID = object()
 _NO_PARAMS: tuple[Any, ...] = ()
+#: Results that are never awaitable: no need to ask (an ABC check per call).
+_PLAIN = frozenset({dict, list, str, int, float, bool, type(None)})
+#: Types of the ids that need no closer look (a bool is an int, but not an id).
+_COMMON_IDS = frozenset({int, str, type(_NO_ID)})
 
 
 class JsonRpcError(Exception):
@@ -223,7 +227,7 @@ class Dispatcher:
         call's ``-32603`` instead of breaking the whole batch.
         """
         try:
-            payload = json.loads(body, parse_constant=_refuse_constant)
+            payload = _loads(body)
         except (ValueError, RecursionError) as exc:
             return dumps(error_response(PARSE_ERROR, f"Parse error: {_short(exc)}"))
         run = _Run(self, allow_control, debug, adapt_result, audit, dumps, map_error)
@@ -321,6 +325,20 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+#: One decoder for every body: ``json.loads`` with a keyword builds one per call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def _loads(body: bytes | str) -> Any:
+    """``json.loads(body, parse_constant=_refuse_constant)``, with the decoder kept."""
+    if isinstance(body, str):
+        if body.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", body, 0)
+    else:
+        body = body.decode(json.detect_encoding(body), "surrogatepass")
+    return _DECODER.decode(body)
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) <= 200 else text[:200] + "..."
@@ -369,7 +387,7 @@ class _Run:
             result = self._start(method, args, kwargs, request)
         except JsonRpcError as exc:
             return None if request_id is _NO_ID else self.error(exc, request_id)
-        if inspect.isawaitable(result):
+        if type(result) not in _PLAIN and inspect.isawaitable(result):
             return _Pending(self, method, request_id, result)
         return self.result(method, result, request_id)
 
@@ -379,7 +397,7 @@ class _Run:
         if request.get("jsonrpc") != "2.0":
             raise JsonRpcError(INVALID_REQUEST, 'Invalid Request: "jsonrpc" must be "2.0"')
         request_id = request.get("id", _NO_ID)
-        if request_id is not _NO_ID and not _valid_id(request_id):
+        if type(request_id) not in _COMMON_IDS and not _valid_id(request_id):
             raise JsonRpcError(
                 INVALID_REQUEST, 'Invalid Request: "id" must be a string, number or null'
             )
@@ -963,6 +981,8 @@ class _Params:
 
     def check(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         """Raise -32602 when the params cannot fit; like ``sig.bind``, only faster."""
+        if not args and not kwargs and not self.required:
+            return None  # a call without params, of a method that needs none
         count = len(args)
         if self.reserved and not self.reserved.isdisjoint(kwargs):
             name = next(iter(self.reserved.intersection(kwargs)))

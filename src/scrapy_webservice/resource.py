@@ -65,6 +65,12 @@ class RawBody:
     content_type: str
 
 
+#: The handler names of the usual methods, made once rather than for each request.
+_HANDLERS = {m: "render_" + m.decode() for m in (b"GET", b"HEAD", b"POST", b"OPTIONS")}
+#: Results that are data as they are, never awaitable: no need to ask (an ABC check).
+_PLAIN = frozenset({dict, list, str, int, float, bool, type(None), RawJson, RawBody})
+
+
 def error_body(status: int, message: str, data: Any = None) -> bytes:
     error: dict[str, Any] = {"status": status, "message": message}
     if data is not None:
@@ -171,11 +177,14 @@ class JsonResource(Resource):
         return None
 
     def render(self, request: Request) -> bytes | int:
-        method = request.method.decode("ascii", "replace")
-        handler = getattr(self, f"render_{method}", None)
-        if handler is None and method == "HEAD":
+        name = _HANDLERS.get(request.method)
+        if name is None:
+            name = "render_" + request.method.decode("ascii", "replace")
+        handler = getattr(self, name, None)
+        if handler is None and request.method == b"HEAD":
             handler = getattr(self, "render_GET", None)
         if handler is None:
+            method = request.method.decode("ascii", "replace")
             allowed = ", ".join(self.allowed_methods())
             request.setHeader(b"Allow", allowed.encode())
             return write_error(request, 405, f"Method {method} not allowed here; use {allowed}")
@@ -183,7 +192,9 @@ class JsonResource(Resource):
             result = handler(request)
         except Exception as exc:
             return self._error(request, exc)
-        if isinstance(result, Deferred) or inspect.isawaitable(result):
+        if type(result) not in _PLAIN and (
+            isinstance(result, Deferred) or inspect.isawaitable(result)
+        ):
             return self._render_later(request, deferred_from_coro(result))
         return self._encode(request, result)
 

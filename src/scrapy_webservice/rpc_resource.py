@@ -56,8 +56,28 @@ class _MethodTable(Mapping[str, jsonrpc.Method]):
     def __init__(self, resource: JsonRpcResource, target: Any) -> None:
         self.resource = resource
         self.target = target
+        #: Methods found, by name: a dispatcher's table lives as long as its target,
+        #: and resolving a name (static lookups) cost more than the call it answers.
+        self._found: dict[str, jsonrpc.Method] = {}
 
     def __getitem__(self, name: str) -> jsonrpc.Method:
+        found = self._found.get(name)
+        if found is not None:
+            return found
+        found = self._found[name] = self._resolve(name)
+        return found
+
+    def get(self, name: str, default: Any = None) -> Any:
+        # Mapping.get, with a found method answered first (it runs on every call).
+        found = self._found.get(name)
+        if found is not None:
+            return found
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def _resolve(self, name: str) -> jsonrpc.Method:
         if not self.resource.exposes(name) or isinstance(self.target, Secret):
             raise KeyError(name)
         try:
@@ -119,7 +139,9 @@ class JsonRpcResource(JsonResource):
         self._target = target
         self._dispatcher: jsonrpc.Dispatcher | None = None
         self._dispatched: Any = None
-        self._objects: dict[str, _AttributeResource] = {}
+        #: The children found on ``_children_of`` (the target), by path segment.
+        self._children: dict[str, Resource] = {}
+        self._children_of: Any = None
 
     def get_target(self) -> Any:
         """The object whose methods this resource calls; override to compute it.
@@ -171,18 +193,25 @@ class JsonRpcResource(JsonResource):
         return None
 
     def child(self, name: str, request: Request) -> Resource | None:
-        kind = self.attribute_kind(self.get_target(), name)
-        if kind == "method":
-            return _MethodResource(self, name)
-        if kind == "data":
-            return _DataResource(self, name)
-        if kind == "object":
-            # Kept, so that its dispatcher is built once too.
-            child = self._objects.get(name)
-            if child is None:
-                child = self._objects[name] = _AttributeResource(self, name)
+        target = self.get_target()
+        if target is not self._children_of:
+            self._children, self._children_of = {}, target
+        # Kept while the target is the same object: what a name is does not
+        # change, and working it out (static lookups) cost more than the answer.
+        # Only names that exist are kept, so no request can make this grow.
+        child = self._children.get(name)
+        if child is not None:
             return child
-        return None
+        kind = self.attribute_kind(target, name)
+        if kind == "method":
+            child = _MethodResource(self, name)
+        elif kind == "data":
+            child = _DataResource(self, name)
+        elif kind == "object":
+            child = _AttributeResource(self, name)  # kept: its dispatcher is built once too
+        if child is not None:
+            self._children[name] = child
+        return child
 
     def render_GET(self, txrequest: Request) -> Any:
         target = self.get_target()
@@ -202,10 +231,9 @@ class JsonRpcResource(JsonResource):
         access = getattr(txrequest, "webservice_access", Access.NONE)
         body = txrequest.content.read() if txrequest.content is not None else b""
         bound = bound_api(self.crawler)
+        config = None if bound is None else bound.config
         max_batch_size = (
-            bound.config.max_batch_size
-            if bound is not None
-            else DEFAULTS["WEBSERVICE_MAX_BATCH_SIZE"]
+            DEFAULTS["WEBSERVICE_MAX_BATCH_SIZE"] if config is None else config.max_batch_size
         )
         path = self.rpc_path()
 
@@ -223,15 +251,17 @@ class JsonRpcResource(JsonResource):
             body,
             allow_control=access >= Access.CONTROL,
             max_batch_size=max_batch_size,
-            debug=self.debug,
+            debug=config is not None and config.debug,  # self.debug, without a second lookup
             adapt_result=_awaitable_deferred,
             audit=audit,
             dumps=self.dumps,
             map_error=rpc_error,
         )
-        if inspect.isawaitable(answer):
-            return _raw_later(answer)
-        return None if answer is None else RawJson(answer)
+        if answer is None:
+            return None
+        if isinstance(answer, str):
+            return RawJson(answer)
+        return _raw_later(answer)
 
     def _encode(self, request: Request, result: Any) -> bytes:
         if result is None and request.method == b"POST":
@@ -294,7 +324,7 @@ class _MethodResource(JsonResource):
                 f"{self.name!r} is a control method: call it with a JSON-RPC POST"
                 f" to {'/'.join(p.decode('utf-8', 'replace') for p in txrequest.prepath[:-1])}",
             )
-        kwargs = _query_params(txrequest)
+        kwargs = _query_params(txrequest) if txrequest.args else {}
         dispatcher.validate(method, [], kwargs)
         # An awaitable or a Deferred is answered when it fires, as any resource's.
         return method.func(**kwargs)
@@ -306,7 +336,7 @@ class _MethodResource(JsonResource):
             return write_error(
                 request, 405, f"Method {method} not allowed here; use GET, or POST to its resource"
             )
-        return super().render(request)
+        return JsonResource.render(self, request)  # by name: cheaper than super()
 
 
 def _read(parent: JsonRpcResource, name: str) -> Any:

@@ -19,7 +19,7 @@ from twisted.internet import error as twisted_error
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from .crawls import CrawlRegistry
-from .encoding import dumps
+from .encoding import WebServiceJSONEncoder, dumps, strict_encoder
 from .events import ErrorLogHandler, EventBus
 from .plugins import Plugins
 from .public import WebServiceAPI, bind
@@ -92,6 +92,7 @@ class Service:
         #: What resources and plugins see of this service.
         self.api = WebServiceAPI(self)
         self._log_handler = ErrorLogHandler(self.events)
+        self._encoder: WebServiceJSONEncoder | None = None
 
     # -- crawlers ----------------------------------------------------------
 
@@ -300,7 +301,11 @@ class Service:
 
     def dumps(self, obj: Any) -> str:
         """JSON text of ``obj``, asking the plugins about values the encoder does not know."""
-        return dumps(obj, fallback=self.plugins.json_default)
+        encoder = self._encoder
+        if encoder is None:
+            # One encoder for every answer, not one per answer.
+            encoder = self._encoder = strict_encoder(self.plugins.json_default)
+        return dumps(obj, encoder=encoder)
 
 
 _process_service: Service | None = None
