@@ -85,23 +85,27 @@ def read_until_closed(sock: socket.socket, limit: float) -> bool:
     return False
 
 
-def trickle(port: int, data: bytes, pause: float) -> bool:
+def trickle_on(sock: socket.socket, data: bytes, pause: float) -> bool:
     """Send ``data`` a byte at a time; whether the server cut us off before the end."""
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        for byte in data:
-            try:
-                sock.sendall(bytes([byte]))
-            except OSError:
+    for byte in data:
+        try:
+            sock.sendall(bytes([byte]))
+        except OSError:
+            return True
+        sock.settimeout(pause)
+        try:
+            if sock.recv(4096) == b"":
                 return True
-            sock.settimeout(pause)
-            try:
-                if sock.recv(4096) == b"":
-                    return True
-            except TimeoutError:
-                pass
-            except OSError:
-                return True
+        except TimeoutError:
+            pass
+        except OSError:
+            return True
     return False
+
+
+def trickle(port: int, data: bytes, pause: float) -> bool:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        return trickle_on(sock, data, pause)
 
 
 @pytest_twisted.ensureDeferred
@@ -128,20 +132,7 @@ def answered_then_trickle(port: int, first: bytes, slow: bytes, wait: float, pau
             assert chunk, "the first request got no answer"
             received += chunk
         time.sleep(wait)
-        for byte in slow:
-            try:
-                sock.sendall(bytes([byte]))
-            except OSError:
-                return True
-            sock.settimeout(pause)
-            try:
-                if sock.recv(4096) == b"":
-                    return True
-            except TimeoutError:
-                pass
-            except OSError:
-                return True
-    return False
+        return trickle_on(sock, slow, pause)
 
 
 @pytest_twisted.ensureDeferred
