@@ -318,11 +318,10 @@ class _MethodResource(JsonResource):
         if method is None:
             raise HttpError(404, f"No such resource: {self.name!r}")
         if not method.readonly:
-            assert txrequest.prepath is not None  # set by the traversal that led here
             raise HttpError(
                 405,
                 f"{self.name!r} is a control method: call it with a JSON-RPC POST"
-                f" to {'/'.join(p.decode('utf-8', 'replace') for p in txrequest.prepath[:-1])}",
+                f" to {self.parent.rpc_path()}",
             )
         kwargs = _query_params(txrequest) if txrequest.args else {}
         dispatcher.validate(method, [], kwargs)
