@@ -143,10 +143,8 @@ class JsonResource(Resource):
         """
         return api(self.crawler)
 
-    @property
-    def service(self) -> WebServiceAPI:
-        """The API, under the name hooks give it (``service``)."""
-        return api(self.crawler)
+    #: The API, under the name hooks give it (``service``).
+    service = api
 
     # -- Twisted entry points -------------------------------------------------
 

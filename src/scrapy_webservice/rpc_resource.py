@@ -137,11 +137,11 @@ class JsonRpcResource(JsonResource):
     def __init__(self, crawler: Crawler, target: Any = None) -> None:
         super().__init__(crawler)
         self._target = target
+        #: The dispatcher and the children found (by path segment) of
+        #: ``_dispatched``, the target they were made for.
         self._dispatcher: jsonrpc.Dispatcher | None = None
         self._dispatched: Any = None
-        #: The children found on ``_children_of`` (the target), by path segment.
         self._children: dict[str, Resource] = {}
-        self._children_of: Any = None
 
     def get_target(self) -> Any:
         """The object whose methods this resource calls; override to compute it.
@@ -160,6 +160,7 @@ class JsonRpcResource(JsonResource):
                 _MethodTable(self, target), title=self.rpc_path(), version=_version()
             )
             self._dispatched = target
+            self._children = {}
         return self._dispatcher
 
     def rpc_path(self) -> str:
@@ -174,7 +175,7 @@ class JsonRpcResource(JsonResource):
 
     def methods(self, target: Any = None) -> Mapping[str, jsonrpc.Method]:
         """The JSON-RPC methods offered on ``target`` (by default ``get_target()``)."""
-        return _MethodTable(self, self.get_target() if target is None else target)
+        return self.dispatcher(target).methods
 
     def attribute_kind(self, target: Any, name: str) -> str | None:
         """``"method"``, ``"data"``, ``"object"`` or ``None`` (not reachable), as declared."""
@@ -186,7 +187,7 @@ class JsonRpcResource(JsonResource):
             return None
         if is_data(static) or name in self.data_attributes:
             return "data"
-        if name in _MethodTable(self, target):
+        if name in self.methods(target):
             return "method"
         if self.exposed is not None and name in self.exposed:
             return "object"
@@ -194,8 +195,7 @@ class JsonRpcResource(JsonResource):
 
     def child(self, name: str, request: Request) -> Resource | None:
         target = self.get_target()
-        if target is not self._children_of:
-            self._children, self._children_of = {}, target
+        self.dispatcher(target)  # a new target: its children are found anew
         # Kept while the target is the same object: what a name is does not
         # change, and working it out (static lookups) cost more than the answer.
         # Only names that exist are kept, so no request can make this grow.
@@ -215,7 +215,7 @@ class JsonRpcResource(JsonResource):
 
     def render_GET(self, txrequest: Request) -> Any:
         target = self.get_target()
-        methods = _MethodTable(self, target)
+        methods = self.methods(target)
         candidates = set(dir(target)) | self.data_attributes | (self.exposed or frozenset())
         return {
             "methods": [{"name": name, "readonly": methods[name].readonly} for name in methods],
