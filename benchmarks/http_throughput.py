@@ -168,6 +168,21 @@ def _stats_copy() -> dict[str, Any]:
     return dict(REALISTIC_STATS)
 
 
+def _stats_collector() -> Any:
+    """Scrapy's stats collector holding the realistic stats, as a crawl's ``crawler.stats``.
+
+    The baselines read it with the call the service makes, ``get_stats()``:
+    what Scrapy spends in it (its collectors wrap every attribute read in a
+    deprecation check since 2.13) is Scrapy's, not the request path's.
+    """
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.test import get_crawler
+
+    collector = MemoryStatsCollector(get_crawler())
+    collector.set_stats(_stats_copy())
+    return collector
+
+
 def _iso(value: Any) -> Any:
     return value.isoformat()
 
@@ -181,7 +196,7 @@ def bare_site() -> Any:
     from twisted.web.resource import Resource
     from twisted.web.server import Site
 
-    stats = _stats_copy()
+    stats = _stats_collector()
     expected = f"Bearer {TOKEN}".encode()
 
     class BareStats(Resource):
@@ -192,7 +207,8 @@ def bare_site() -> Any:
                 request.setResponseCode(401)
                 return b""
             request.setHeader(b"Content-Type", b"application/json")
-            return json.dumps(stats, default=_iso, separators=(",", ":")).encode()
+            body = json.dumps(stats.get_stats(), default=_iso, separators=(",", ":"))
+            return body.encode()
 
     site = Site(BareStats(), parsePOSTFormSubmission=False)
     site.noisy = False
@@ -205,13 +221,9 @@ def rpc_site() -> Any:
     from twisted.web.resource import Resource
     from twisted.web.server import Site
 
-    stats = _stats_copy()
+    stats = _stats_collector()
     expected = f"Bearer {TOKEN}".encode()
-
-    def get_stats() -> dict[str, Any]:
-        return stats
-
-    methods = {"get_stats": get_stats}
+    methods = {"get_stats": stats.get_stats}
 
     class MinimalRpc(Resource):
         isLeaf = True

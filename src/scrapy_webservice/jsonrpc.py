@@ -124,6 +124,15 @@ class Method:
     def description(self) -> str:
         return inspect.getdoc(self.func) or ""
 
+    @functools.cached_property
+    def params(self) -> _Params | None:
+        """The compiled signature that checks a call's params (``None``: not introspectable).
+
+        Kept on the method (a dispatcher keeps its methods), so a call pays
+        for no cache lookup.
+        """
+        return _params(self.func)
+
 
 def error_response(
     code: int, message: str | None = None, data: Any = None, id: Any = None
@@ -194,7 +203,9 @@ class Dispatcher:
             if found is None:
                 raise JsonRpcError(METHOD_NOT_FOUND, f"Method not found: {method!r}")
             method = found
-        _check_params(method.func, args, {} if kwargs is None else kwargs)
+        params = method.params
+        if params is not None:
+            params.check(args, {} if kwargs is None else kwargs)
 
     def handle(
         self,
@@ -436,7 +447,9 @@ class _Run:
                 FORBIDDEN,
                 f"Forbidden: {method.name!r} is a control method; this token is read-only",
             )
-        _check_params(method.func, args, kwargs)
+        params = method.params
+        if params is not None:
+            params.check(args, kwargs)
         if not method.readonly and self.audit is not None:
             try:
                 self.audit(method, request.get("params"))
@@ -1029,15 +1042,6 @@ class _Params:
                     check(value)
                 except _Mismatch as exc:
                     raise JsonRpcError(INVALID_PARAMS, exc.message(name)) from None
-
-
-def _check_params(
-    func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
-) -> None:
-    """Raise -32602 before the call when the params cannot fit the signature."""
-    params = _params(func)
-    if params is not None:
-        params.check(args, kwargs)
 
 
 def _params(func: Callable[..., Any]) -> _Params | None:

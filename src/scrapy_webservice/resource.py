@@ -82,7 +82,6 @@ def write_error(request: Request, status: int, message: str, data: Any = None) -
     """Set up ``request`` for a JSON error and return its body."""
     request.setResponseCode(status)
     request.setHeader(b"Content-Type", b"application/json")
-    request.setHeader(b"Cache-Control", b"no-store")
     return error_body(status, message, data)
 
 
@@ -205,28 +204,38 @@ class JsonResource(Resource):
 
     # -- helpers ---------------------------------------------------------------
 
+    #: The API bound to the crawler, once found: a resource is built for one
+    #: service, after the binding, and every answer needs it (its encoder).
+    _found_api: WebServiceAPI | None = None
+
+    def _bound_api(self) -> WebServiceAPI | None:
+        """``bound_api(self.crawler)``, kept once found; ``None`` outside a service."""
+        found = self._found_api
+        if found is None:
+            found = self._found_api = bound_api(self.crawler)
+        return found
+
     @property
     def debug(self) -> bool:
-        bound = bound_api(self.crawler)
+        bound = self._bound_api()
         return bool(bound is not None and bound.config.debug)
 
     def dumps(self, obj: Any) -> str:
         """Encode ``obj`` as JSON, with the plugins' ``json_default`` as the last resort."""
-        bound = bound_api(self.crawler)
+        bound = self._found_api or self._bound_api()
         return dumps(obj) if bound is None else bound.dumps(obj)
 
     def _encode(self, request: Request, result: Any) -> bytes:
         if isinstance(result, RawBody):
             request.setHeader(b"Content-Type", result.content_type.encode("latin-1"))
-            request.setHeader(b"Cache-Control", b"no-store")
             return result.body
         try:
             body = result if isinstance(result, RawJson) else self.dumps(result)
         except Exception as exc:  # a plugin's json_default may raise anything
             logger.error("%s returned a value that is not JSON: %r", type(self).__name__, exc)
             return write_error(request, 500, "Internal error: the result is not JSON")
+        # Cache-Control (no-store) and nosniff: the site's channel adds them to every answer.
         request.setHeader(b"Content-Type", b"application/json")
-        request.setHeader(b"Cache-Control", b"no-store")
         return body.encode("utf-8")
 
     def _error(self, request: Request, exc: BaseException) -> bytes:
@@ -258,7 +267,7 @@ class JsonResource(Resource):
         from twisted.internet import reactor
 
         ended: list[str] = []  # "gone" or "timeout", once
-        bound = bound_api(self.crawler)
+        bound = self._bound_api()
         timeout = (
             bound.config.response_timeout
             if bound is not None

@@ -29,7 +29,6 @@ from . import jsonrpc
 from .encoding import dumps
 from .errors import HttpError, rpc_error
 from .markers import is_data, readonly_mark
-from .public import bound_api
 from .resource import JsonResource, RawJson, write_error
 from .secret import Secret
 from .security import Access
@@ -230,18 +229,17 @@ class JsonRpcResource(JsonResource):
         # Fail closed: a request that did not pass the guarding site may do nothing.
         access = getattr(txrequest, "webservice_access", Access.NONE)
         body = txrequest.content.read() if txrequest.content is not None else b""
-        bound = bound_api(self.crawler)
+        bound = self._found_api or self._bound_api()
         config = None if bound is None else bound.config
         max_batch_size = (
             DEFAULTS["WEBSERVICE_MAX_BATCH_SIZE"] if config is None else config.max_batch_size
         )
-        path = self.rpc_path()
 
         def audit(method: jsonrpc.Method, params: Any) -> None:
             peer = txrequest.getClientAddress()
             audit_logger.info(
                 "Control call %s %s(%s) from %s",
-                path,
+                self.rpc_path(),
                 method.name,
                 dumps(params) if params is not None else "",
                 getattr(peer, "host", peer),
@@ -313,8 +311,8 @@ class _MethodResource(JsonResource):
         self.name = name
 
     def render_GET(self, txrequest: Request) -> Any:
-        dispatcher = self.parent.dispatcher()
-        method = dispatcher.lookup(self.name)
+        # The parent's methods (never rpc.discover: its name is not a path segment).
+        method = self.parent.dispatcher().methods.get(self.name)
         if method is None:
             raise HttpError(404, f"No such resource: {self.name!r}")
         if not method.readonly:
@@ -324,7 +322,9 @@ class _MethodResource(JsonResource):
                 f" to {self.parent.rpc_path()}",
             )
         kwargs = _query_params(txrequest) if txrequest.args else {}
-        dispatcher.validate(method, [], kwargs)
+        params = method.params
+        if params is not None:
+            params.check((), kwargs)  # the -32602 checks, as 400s
         # An awaitable or a Deferred is answered when it fires, as any resource's.
         return method.func(**kwargs)
 

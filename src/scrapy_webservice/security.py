@@ -91,6 +91,8 @@ class TokenChecker:
 def _bearer(authorization: bytes | None) -> bytes | None:
     if not authorization:
         return None
+    if authorization.startswith(b"Bearer "):  # how every client writes it
+        return authorization[7:].strip() or None
     scheme, _, value = authorization.strip().partition(b" ")
     if scheme.lower() != b"bearer" or not value.strip():
         return None

@@ -305,7 +305,11 @@ class Service:
         if encoder is None:
             # One encoder for every answer, not one per answer.
             encoder = self._encoder = strict_encoder(self.plugins.json_default)
-        return dumps(obj, encoder=encoder)
+        try:
+            return encoder.encode(obj)  # every answer: no frame between it and the encoder
+        except (RecursionError, ValueError):
+            # Too deep, or NaN somewhere: encoding.dumps says which, or sends null.
+            return dumps(obj, encoder=encoder)
 
 
 _process_service: Service | None = None

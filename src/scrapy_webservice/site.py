@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,6 +24,7 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.http import HTTPChannel, datetimeToString
+from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
@@ -162,13 +163,39 @@ class WebServiceChannel(HTTPChannel):
         self._cancel_deadline()
         super().connectionLost(reason)
 
-    def requestDone(self, request: Request) -> None:
-        said = request.responseHeaders.getRawHeaders(b"connection")
-        if said and _says_close(said):
-            # Twisted keeps the connection unless the client asked otherwise;
-            # an answer that announced the close must be followed by it.
-            self.persistent = False
-        HTTPChannel.requestDone(self, request)
+    def writeHeaders(
+        self, version: bytes, code: bytes, reason: bytes, headers: Headers | Iterable[Any]
+    ) -> None:
+        """Write an answer's head, with the two fields every answer of the service carries.
+
+        ``X-Content-Type-Options: nosniff`` always, and ``Cache-Control:
+        no-store`` unless the resource chose a ``Cache-Control`` (answers are
+        live state, some of it for the token's holder only). Written here,
+        once, instead of set on each request's headers: no resource can
+        forget them, and ``setHeader`` cost more than the rest of some
+        answers. An answer that says ``Connection: close`` is noted here
+        too: Twisted keeps the connection unless the client asked otherwise,
+        and RFC 9112 says an answer that announced the close must be
+        followed by it (``requestDone`` then closes).
+        """
+        if not isinstance(headers, Headers):
+            # Twisted before 24 passes (name, value) pairs: sanitized as it does.
+            pairs, headers = headers, Headers()
+            for name, value in pairs:
+                headers.addRawHeader(name, value)
+        head = [version, b" ", code, b" ", reason, b"\r\n"]
+        cache_control = False
+        for name, values in headers.getAllRawHeaders():
+            if name == b"Cache-Control":
+                cache_control = True
+            elif name == b"Connection" and _says_close(values):
+                self.persistent = False
+            for value in values:
+                head.extend((name, b": ", value, b"\r\n"))
+        if not cache_control:
+            head.append(b"Cache-Control: no-store\r\n")
+        head.append(b"X-Content-Type-Options: nosniff\r\n\r\n")
+        self.transport.writeSequence(head)
 
     def _respondToBadRequestAndDisconnect(self, message: str | None = None) -> None:
         """Answer a request that is not valid HTTP with a JSON 400, then close.
@@ -276,11 +303,7 @@ class WebServiceSite(Site):
         Then the read-only token's rights (403) and the content type of
         writes (415).
         """
-        request.setHeader(b"X-Content-Type-Options", b"nosniff")
-        # Field lines read from the headers directly (the last of each, as
-        # request.getHeader gives it), one call fewer each on every request.
-        headers = request.requestHeaders
-        hosts = headers.getRawHeaders(b"host")
+        hosts, origins, authorization, content_types = _guarded_fields(request.requestHeaders)
         refused = self._host_verdict(hosts)
         if refused is not None:
             status, message = refused
@@ -288,7 +311,6 @@ class WebServiceSite(Site):
                 request.setHeader(b"Connection", b"close")
             return ErrorResource(status, message)
         asterisk = request.path == b"*"
-        origins = headers.getRawHeaders(b"origin")
         if origins is not None:
             origin = origins[-1]
             scheme = "https" if self.config.tls_certificate else "http"
@@ -305,8 +327,7 @@ class WebServiceSite(Site):
                 f"Request body over the limit of {self.max_request_size} bytes"
                 " (WEBSERVICE_MAX_REQUEST_SIZE)",
             )
-        authorization = headers.getRawHeaders(b"authorization") or []
-        if len(authorization) > 1:
+        if authorization is not None and len(authorization) > 1:
             # Which one would count is a guess; a proxy and a client may disagree.
             request.setHeader(b"Connection", b"close")
             return ErrorResource(400, "Send one Authorization header, not several")
@@ -333,7 +354,6 @@ class WebServiceSite(Site):
                 # request needs the full token.
                 method = request.method.decode("ascii", "replace")
                 return ErrorResource(403, f"Forbidden: {method} needs the full token")
-            content_types = headers.getRawHeaders(b"content-type")
             content_type = content_types[-1] if content_types else None
             if content_type not in _JSON_TYPES and (
                 content_type is None
@@ -421,6 +441,29 @@ class _Asterisk(Resource):
         return write_error(
             request, 400, f"Bad request: {method} * (the asterisk form is only for OPTIONS)"
         )
+
+
+_Fields = Sequence[bytes] | None
+
+
+def _guarded_fields(headers: Headers) -> tuple[_Fields, _Fields, _Fields, _Fields]:
+    """The ``Host``, ``Origin``, ``Authorization`` and ``Content-Type`` field lines.
+
+    One pass over the request's fields (names come in canonical form)
+    instead of a ``getRawHeaders`` for each: the lookups encoded each name
+    again, on every request.
+    """
+    hosts = origins = authorization = content_types = None
+    for name, values in headers.getAllRawHeaders():
+        if name == b"Host":
+            hosts = values
+        elif name == b"Authorization":
+            authorization = values
+        elif name == b"Content-Type":
+            content_types = values
+        elif name == b"Origin":
+            origins = values
+    return hosts, origins, authorization, content_types
 
 
 def _no_content(request: Request) -> int:
