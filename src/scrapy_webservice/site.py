@@ -21,6 +21,7 @@ from io import BytesIO
 from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.protocol import connectionDone
+from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.http import HTTPChannel, datetimeToString
@@ -124,7 +125,7 @@ class WebServiceRequest(Request):
 #: idle timeout, silently, before the request deadline could say why. Newer
 #: Twisted counts every chunk (its HTTPChannel has its own ``dataReceived``);
 #: the channel below does the same on the older, so that both behave alike.
-_IDLE_ONLY_ON_LINES = "dataReceived" not in vars(HTTPChannel)
+_IDLE_ONLY_ON_LINES = HTTPChannel.dataReceived is LineReceiver.dataReceived
 
 
 class WebServiceChannel(HTTPChannel):
