@@ -35,10 +35,23 @@ def stats_from_log(crawl: Process) -> str:
     return crawl.output
 
 
+def hold_open(crawl: Crawl, spider: str = "demo") -> WebServiceClient:
+    """Pause ``spider`` through the service, so that the crawl stays open for the test.
+
+    A crawl of the slow shop ends by itself within seconds; the steps of a
+    test (each a ``scrapy-ws`` process) may together take longer on a busy
+    machine. A paused spider stays running (and open) until it is stopped.
+    """
+    crawl.wait_for(r"Web service URL and token written to")
+    client = WebServiceClient.discover()
+    client.call("crawler/engine", "pause", spider)
+    return client
+
+
 def test_seed_commands_through_scrapy_ws(slow_shop, crawls, tmp_path, runtime_dir):
     crawl = crawler(crawls, slow_shop, tmp_path / "items.jsonl")
     crawl.service_url()
-    crawl.wait_for(r"Web service URL and token written to")
+    hold_open(crawl)
 
     running = scrapy_ws("list-running")
     assert (running.returncode, running.stdout.split()) == (0, ["demo"]), running.stderr
@@ -69,7 +82,7 @@ def test_seed_commands_through_scrapy_ws(slow_shop, crawls, tmp_path, runtime_di
 def test_seed_client_script_keeps_working(slow_shop, crawls, tmp_path):
     crawl = crawler(crawls, slow_shop, tmp_path / "items.jsonl")
     url = crawl.service_url()
-    crawl.wait_for(r"Web service URL and token written to")
+    hold_open(crawl)
     [info] = find_services()
     port = url.rstrip("/").rsplit(":", 1)[1]
 
@@ -136,11 +149,14 @@ def test_two_crawlers_share_one_service(slow_shop, crawls):
     extensions = client.get("crawler/extensions")
     assert "scrapy_webservice.extension.WebService" in extensions["demo2"]
     assert client.call("stats", "get_stats", "demo2")["start_time"]
+    # Hold demo open while demo2 closes (it would finish by itself within seconds).
+    client.call("crawler/engine", "pause", "demo")
     client.call("crawler/engine", "close_spider", "demo2")
     deadline = time.monotonic() + 30
     while client.get("crawler/engine/open_spiders") != ["demo"]:
         assert time.monotonic() < deadline, process.output_tail()
         time.sleep(0.1)
+    client.call("crawler/engine", "unpause", "demo")
     assert process.output.count("Web service listening on") == 1
     assert process.wait() == 0
     assert "'finish_reason': 'closed_by_webservice'" in process.output

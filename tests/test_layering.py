@@ -203,7 +203,11 @@ def loaded_modules(code: str) -> set[str]:
 
 
 def test_a_crawl_loads_neither_the_cli_nor_the_testing_code():
+    # As in a crawl, the reactor is installed first (Scrapy before 2.19's
+    # get_crawler refuses to run without one).
     modules = loaded_modules(
+        "from scrapy.utils.reactor import install_reactor\n"
+        "install_reactor('twisted.internet.asyncioreactor.AsyncioSelectorReactor')\n"
         "from scrapy.utils.test import get_crawler\n"
         "from scrapy_webservice import Addon, WebService\n"
         "from scrapy_webservice.service import Service\n"

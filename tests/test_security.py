@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -107,8 +108,62 @@ def test_discovery_dir_without_xdg_runtime_dir(monkeypatch, tmp_path):
     assert default_discovery_dir() == tmp_path / "scrapy-webservice"
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     session = Path(f"/run/user/{os.getuid()}")
-    expected = session if session.is_dir() else Path(f"/tmp/runtime-{os.getuid()}")
+    expected = (
+        session if session.is_dir() else Path(tempfile.gettempdir(), f"runtime-{os.getuid()}")
+    )
     assert default_discovery_dir() == expected / "scrapy-webservice"
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="platformdirs decides there")
+def test_runtime_dir_rule_is_ours_whatever_platformdirs_says(monkeypatch, tmp_path):
+    """platformdirs 4.0 and 4.7+ fall back differently; our rule on Linux and BSD does not."""
+    import platformdirs
+
+    from scrapy_webservice import security
+    from scrapy_webservice.security import platform_runtime_dir, unix_runtime_dir
+
+    uid = os.getuid()
+    temp = Path(tempfile.gettempdir(), f"runtime-{uid}")
+    session = tmp_path / "run" / "user" / str(uid)
+    monkeypatch.setattr(security, "platform_runtime_dir", lambda platform, uid: str(session))
+
+    private = tmp_path / "xdg"
+    private.mkdir(mode=0o700)
+    assert unix_runtime_dir({"XDG_RUNTIME_DIR": str(private)}, "linux", uid) == private
+    # Not there yet: it is made private when the first discovery file is written.
+    missing = tmp_path / "later"
+    assert unix_runtime_dir({"XDG_RUNTIME_DIR": str(missing)}, "linux", uid) == missing
+    # Unset, blank, relative, open to others, a link, another user's: the session's
+    # directory when there is one of ours, else runtime-<uid> in the temporary directory.
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    link = tmp_path / "link"
+    link.symlink_to(private)
+    unusable = [{}, {"XDG_RUNTIME_DIR": " "}, {"XDG_RUNTIME_DIR": "run"}]
+    unusable += [{"XDG_RUNTIME_DIR": str(shared)}, {"XDG_RUNTIME_DIR": str(link)}]
+    for environ in unusable:
+        assert unix_runtime_dir(environ, "linux", uid) == temp, environ
+    other = Path(tempfile.gettempdir(), f"runtime-{uid + 1}")
+    assert unix_runtime_dir({"XDG_RUNTIME_DIR": str(private)}, "linux", uid + 1) == other
+    session.mkdir(mode=0o700, parents=True)
+    for environ in unusable:
+        assert unix_runtime_dir(environ, "freebsd14", uid) == session, environ
+    session.chmod(0o755)
+    assert unix_runtime_dir({}, "linux", uid) == temp
+
+    # platformdirs is not asked on Linux and BSD.
+    def not_asked(*args, **kwargs):
+        raise AssertionError("platformdirs.user_runtime_dir was called")
+
+    monkeypatch.setattr(platformdirs, "user_runtime_dir", not_asked)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(private))
+    assert security.default_discovery_dir() == private / "scrapy-webservice"
+
+    assert platform_runtime_dir("linux", 7) == "/run/user/7"
+    assert platform_runtime_dir("freebsd14", 7) == "/var/run/user/7"
+    assert platform_runtime_dir("netbsd10", 7) == "/var/run/user/7"
+    assert platform_runtime_dir("openbsd7", 7) == "/tmp/run/user/7"
 
 
 def test_discovery_file_is_private_and_removed(tmp_path):

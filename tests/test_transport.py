@@ -94,6 +94,32 @@ async def test_https_with_the_users_certificate(serve, tmp_path):
         await threads.deferToThread(untrusted.get, "")
 
 
+def alpn_get(port: int, token: str, cafile: Path) -> tuple[int, str | None]:
+    """One HTTPS request on a new connection offering ALPN: status and protocol chosen."""
+    context = ssl.create_default_context(cafile=str(cafile))
+    context.set_alpn_protocols(["http/1.1"])
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+    try:
+        conn.request("GET", "/", headers={"Authorization": f"Bearer {token}"})
+        assert isinstance(conn.sock, ssl.SSLSocket)
+        protocol = conn.sock.selected_alpn_protocol()
+        return conn.getresponse().status, protocol
+    finally:
+        conn.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_https_serves_every_connection_and_negotiates_http_1_1(serve, tmp_path):
+    """ALPN is set once on the TLS context: Twisted below 26.4 set it again on each
+    connection, which pyOpenSSL 26.2+ refuses after the first (twisted/twisted#12500)."""
+    cert, key = self_signed(tmp_path)
+    served = serve(WEBSERVICE_TLS_CERTIFICATE=str(cert), WEBSERVICE_TLS_KEY=str(key))
+    port = served.service.port.getHost().port
+    for _ in range(3):
+        answer = await threads.deferToThread(alpn_get, port, served.token, cert)
+        assert answer == (200, "http/1.1")
+
+
 @pytest_twisted.ensureDeferred
 async def test_scrapy_ws_over_https_trusts_ssl_cert_file(serve, tmp_path, monkeypatch):
     cert, key = self_signed(tmp_path)

@@ -16,10 +16,11 @@ import os
 import re
 import secrets
 import stat
+import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -238,21 +239,58 @@ def origin_allowed(
 def default_discovery_dir() -> Path:
     """Where discovery files live: the per-user runtime directory.
 
-    Without ``XDG_RUNTIME_DIR`` (cron, an MCP client's trimmed environment)
-    the login session's ``/run/user/<uid>`` is still this user's runtime
-    directory when it exists, so a crawl and a ``scrapy-ws`` started from
-    different environments find each other. Failing that, platformdirs
-    falls back to ``/tmp/runtime-<uid>`` and warns; that directory is fine
-    here (the discovery file is only written to a directory that is ours and
-    0700), so the warning is silenced.
+    On Linux and the BSDs the rule is ours, the same whatever platformdirs
+    is installed (its fallbacks changed in 4.7): ``XDG_RUNTIME_DIR`` when it
+    is an absolute path that is private to this user (or does not exist
+    yet); else the platform's per-user runtime directory (``/run/user/<uid>``;
+    ``/var/run/user/<uid>`` on FreeBSD and NetBSD, ``/tmp/run/user/<uid>`` on
+    OpenBSD) when it is private to this user, so that a crawl and a
+    ``scrapy-ws`` started from different environments (cron, an MCP client's
+    trimmed environment) find each other; else ``runtime-<uid>`` in the
+    temporary directory. That last one is guessable, which is fine here: the
+    discovery file is only written to a directory that is ours and 0700. On
+    macOS and Windows, platformdirs decides.
     """
-    if not os.environ.get("XDG_RUNTIME_DIR") and hasattr(os, "getuid"):
-        session = Path(f"/run/user/{os.getuid()}")
-        if session.is_dir() and session.stat().st_uid == os.getuid():
-            return session / DISCOVERY_APP_NAME
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return Path(platformdirs.user_runtime_dir(DISCOVERY_APP_NAME))
+    if sys.platform in ("darwin", "win32") or not hasattr(os, "getuid"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Path(platformdirs.user_runtime_dir(DISCOVERY_APP_NAME))
+    return unix_runtime_dir(os.environ, sys.platform, os.getuid()) / DISCOVERY_APP_NAME
+
+
+def unix_runtime_dir(environ: Mapping[str, str], platform: str, uid: int) -> Path:
+    """The per-user runtime directory on Linux and the BSDs (see ``default_discovery_dir``)."""
+    xdg = environ.get("XDG_RUNTIME_DIR", "")
+    if os.path.isabs(xdg) and _private_or_missing(Path(xdg), uid):
+        return Path(xdg)
+    session = Path(platform_runtime_dir(platform, uid))
+    if session.exists() and _private_or_missing(session, uid):
+        return session
+    return Path(tempfile.gettempdir()) / f"runtime-{uid}"
+
+
+def platform_runtime_dir(platform: str, uid: int) -> str:
+    """The runtime directory the login session makes for the user ``uid``."""
+    if platform.startswith("openbsd"):
+        return f"/tmp/run/user/{uid}"  # noqa: S108 (OpenBSD's own place for it)
+    if platform.startswith(("freebsd", "netbsd")):
+        return f"/var/run/user/{uid}"
+    return f"/run/user/{uid}"
+
+
+def _private_or_missing(directory: Path, uid: int) -> bool:
+    """A directory (not a link) of ``uid`` closed to others, or nothing there yet."""
+    try:
+        info = os.lstat(directory)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == uid
+        and not stat.S_IMODE(info.st_mode) & 0o077
+    )
 
 
 def write_discovery_file(directory: Path, info: dict[str, Any]) -> Path:

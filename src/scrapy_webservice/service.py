@@ -193,7 +193,7 @@ class Service:
             return self._listen_unix(site, self.config.unix_socket)
         factory: Any = site
         if self.config.tls_certificate:
-            factory = TLSMemoryBIOFactory(self._tls_options(), False, site)
+            factory = _TLSFactory(self._tls_options(site), False, site)
         ports = self.config.port_range
         try:
             return listen_tcp(ports, self.config.host, factory)
@@ -209,7 +209,7 @@ class Service:
                 " set WEBSERVICE_PORT to a free range, or 0 for any free port"
             ) from exc
 
-    def _tls_options(self) -> Any:
+    def _tls_options(self, site: WebServiceSite) -> Any:
         from twisted.internet import ssl
 
         certificate, key = self.config.tls_certificate, self.config.tls_key
@@ -218,7 +218,13 @@ class Service:
             assert certificate is not None
             assert key is not None
             pem = Path(key).read_bytes() + b"\n" + Path(certificate).read_bytes()
-            return ssl.PrivateCertificate.loadPEM(pem).options()
+            loaded = ssl.PrivateCertificate.loadPEM(pem)
+            # ALPN set once, on the context, before any connection is made from it.
+            return ssl.CertificateOptions(
+                privateKey=loaded.privateKey.original,
+                certificate=loaded.original,
+                acceptableProtocols=site.acceptableProtocols(),
+            )
         except Exception as exc:  # OSError, or OpenSSL's own errors for a bad file
             raise ServiceError(
                 f"cannot load the TLS certificate {certificate!r} and key {key!r}: {exc!r}"
@@ -330,3 +336,19 @@ def process_service(config: WebServiceConfig) -> Service:
 def current_service() -> Service | None:
     """The service of this process if one has been created, else ``None``."""
     return _process_service
+
+
+class _TLSFactory(TLSMemoryBIOFactory):
+    """TLS whose protocol negotiation (ALPN) is set once, by the context factory.
+
+    Twisted below 26.4 sets the wrapped site's ALPN protocols on the shared
+    OpenSSL context again for every connection, which pyOpenSSL 26.2 and
+    newer refuse once a connection was made from that context ("Context has
+    already been used to create a Connection", twisted/twisted#12500): every
+    HTTPS connection but the first would fail. The context factory already
+    carries the same protocols (``acceptableProtocols``), so the per-connection
+    step is skipped; newer Twisted has no such step and ignores this.
+    """
+
+    def _applyProtocolNegotiation(self, connection: Any) -> None:
+        return None

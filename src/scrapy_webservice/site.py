@@ -21,6 +21,7 @@ from io import BytesIO
 from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.protocol import connectionDone
+from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from twisted.web import server
 from twisted.web.http import HTTPChannel, datetimeToString
@@ -119,6 +120,14 @@ class WebServiceRequest(Request):
             self.processingFailed(Failure())
 
 
+#: Older Twisted (23.10 among them) counts only complete lines as activity on an
+#: HTTP connection: a client sending a header a byte at a time is cut off by the
+#: idle timeout, silently, before the request deadline could say why. Newer
+#: Twisted counts every chunk (its HTTPChannel has its own ``dataReceived``);
+#: the channel below does the same on the older, so that both behave alike.
+_IDLE_ONLY_ON_LINES = HTTPChannel.dataReceived is LineReceiver.dataReceived
+
+
 class WebServiceChannel(HTTPChannel):
     """An HTTP/1.1 connection whose every request must arrive within the timeout.
 
@@ -145,6 +154,8 @@ class WebServiceChannel(HTTPChannel):
     transport: ITCPTransport
 
     def dataReceived(self, data: bytes) -> None:
+        if _IDLE_ONLY_ON_LINES:
+            self.resetTimeout()
         if data and self._request_started is None and self.timeOut:
             # Stamp the time instead of arming and cancelling a timer for each
             # request: on a keep-alive connection that was most of this
