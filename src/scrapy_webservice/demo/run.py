@@ -18,7 +18,6 @@ def demo_settings(slow: bool, port: Any = None) -> dict[str, Any]:
         "SPIDER_MODULES": ["scrapy_webservice.demo.spiders"],
         "LOG_LEVEL": "INFO",
         "ROBOTSTXT_OBEY": False,
-        "TELNETCONSOLE_ENABLED": False,
         "USER_AGENT": "scrapy-webservice demo",
     }
     if slow:
