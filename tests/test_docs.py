@@ -184,27 +184,31 @@ def importable(modules_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
             del sys.modules[name]
 
 
-def run_python(block: Block) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"__name__": f"docs_example_{block.line}"}
+def run_python(block: Block, namespace: dict[str, Any] | None = None) -> dict[str, Any]:
+    if namespace is None:
+        namespace = {"__name__": f"docs_example_{block.line}"}
     code = compile(block.text, block.where, "exec")
     with contextlib.redirect_stdout(io.StringIO()):
         exec(code, namespace)  # noqa: S102 (the docs' own examples)
     return namespace
 
 
+def settings_blocks(page: str) -> list[Block]:
+    return [block for block in tagged("settings") if block.page == page]
+
+
+def run_settings(blocks: list[Block]) -> dict[str, Any]:
+    """Settings blocks run in order in one namespace: one ``settings.py`` pasted together."""
+    namespace: dict[str, Any] = {"__name__": "settings"}
+    for block in blocks:
+        run_python(block, namespace)
+    return namespace
+
+
 def page_settings(page: str) -> dict[str, Any]:
-    """The settings blocks of a page, merged (``WEBSERVICE_RESOURCES`` dicts too)."""
-    settings: dict[str, Any] = {}
-    for block in tagged("settings"):
-        if block.page != page:
-            continue
-        for name, value in run_python(block).items():
-            if not name.isupper():
-                continue
-            if name == "WEBSERVICE_RESOURCES":
-                value = {**settings.get(name, {}), **value}
-            settings[name] = value
-    return settings
+    """The settings blocks of a page, as one ``settings.py`` of them pasted in order."""
+    namespace = run_settings(settings_blocks(page))
+    return {name: value for name, value in namespace.items() if name.isupper()}
 
 
 def all_settings() -> dict[str, Any]:
@@ -241,9 +245,33 @@ def test_the_pages_have_examples():
     assert len(exchanges()) > 40
 
 
-@pytest.mark.parametrize("block", tagged("exec") + tagged("settings"), ids=block_id)
+@pytest.mark.parametrize("block", tagged("exec"), ids=block_id)
 def test_python_example_runs(block, importable):
     run_python(block)
+
+
+@pytest.mark.parametrize("block", tagged("settings"), ids=block_id)
+def test_settings_example_runs_after_the_pages_earlier_ones(block, importable):
+    blocks = settings_blocks(block.page)
+    run_settings(blocks[: blocks.index(block) + 1])
+
+
+@pytest.mark.parametrize("page", sorted({b.page for b in tagged("settings")}))
+def test_a_pages_settings_compose(page):
+    """Pasted in order into one settings.py, no block undoes what an earlier one set.
+
+    A block that reassigns ``WEBSERVICE_RESOURCES`` would drop the resources
+    of the blocks before it; the later blocks add to it instead.
+    """
+    namespace: dict[str, Any] = {"__name__": "settings"}
+    mounted: dict[str, Any] = {}
+    for block in settings_blocks(page):
+        run_python(block, namespace)
+        for name, value in namespace.get("WEBSERVICE_RESOURCES", {}).items():
+            mounted.setdefault(name, (value, block.where))
+    final = namespace.get("WEBSERVICE_RESOURCES", {})
+    lost = {name: where for name, (_, where) in mounted.items() if name not in final}
+    assert not lost, f"docs/{page}: resources dropped by a later block: {lost}"
 
 
 def test_example_modules_import(importable):
@@ -592,6 +620,24 @@ def settings_in_code() -> set[str]:
 
 def test_every_setting_the_code_names_has_a_default():
     assert settings_in_code() <= set(DEFAULTS)
+
+
+def test_the_readmes_examples_name_the_demos_spiders():
+    """The README's commands and calls run against the demo it starts: name its spiders."""
+    from scrapy_webservice.demo import spiders
+
+    demo_spiders = {
+        obj.name for obj in vars(spiders).values() if isinstance(getattr(obj, "name", None), str)
+    }
+    readme = (ROOT / "README.md").read_text()
+    named = set(re.findall(r'"params": \["(\w+)"', readme))
+    named |= set(
+        re.findall(r"scrapy-ws (?:pause|resume|stop|get-spider-stats|status) (\w+)", readme)
+    )
+    named |= set(re.findall(r"[?&]spider=(\w+)", readme))
+    named -= {"NAME", "SPIDER"}
+    assert named, "the README's examples name a spider"
+    assert named <= demo_spiders, f"not spiders of the demo: {named - demo_spiders}"
 
 
 @pytest.mark.parametrize("path", [DOCS / "settings.md", ROOT / "README.md"], ids=lambda p: p.name)

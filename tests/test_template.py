@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -182,20 +183,56 @@ def plugin_env() -> dict[str, str]:
     return env
 
 
-@pytest.mark.integration
-@pytest.mark.parametrize("kind", KINDS)
-def test_scaffold_install_test_and_serve(tmp_path, crawls, slow_shop, monkeypatch, kind):
-    project = render(tmp_path, resource_kind=kind, plugin_name=f"try-{kind}")
-    ci = subprocess.run(
+def a_clone(where: Path) -> Path:
+    """A clone of this repository as far as ``ci.sh`` and pip see one: the core's files."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+    where.mkdir()
+    for name in ("pyproject.toml", "README.md", "MANIFEST.in"):
+        shutil.copy2(ROOT / name, where / name)
+    shutil.copytree(ROOT / "src", where / "src", ignore=ignore)
+    shutil.copytree(TEMPLATE, where / TEMPLATE.name, ignore=ignore)
+    return where
+
+
+def run_ci(
+    project: Path, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
         ["./ci.sh", "-q", "-p", "no:cacheprovider"],
         cwd=project,
-        env={**plugin_env(), "SCRAPY_WEBSERVICE": str(ROOT)},
+        env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )
+
+
+def without_the_variable() -> dict[str, str]:
+    env = plugin_env()
+    env.pop("SCRAPY_WEBSERVICE", None)
+    return env
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("kind", "where"),
+    [("json", "outside a clone, SCRAPY_WEBSERVICE set"), ("jsonrpc", "inside a clone")],
+)
+def test_scaffold_install_test_and_serve(tmp_path, crawls, slow_shop, monkeypatch, kind, where):
+    if where == "inside a clone":
+        # As a plugin author does: `cookiecutter cookiecutter-resource` at the clone's top.
+        clone = a_clone(tmp_path / "scrapy-webservice")
+        project = render(clone, resource_kind=kind, plugin_name=f"try-{kind}")
+        env = without_the_variable()
+        core = clone
+    else:
+        project = render(tmp_path, resource_kind=kind, plugin_name=f"try-{kind}")
+        env = {**plugin_env(), "SCRAPY_WEBSERVICE": str(ROOT)}
+        core = ROOT
+    ci = run_ci(project, env)
     assert ci.returncode == 0, ci.stdout + ci.stderr
+    assert f"ci.sh: installing scrapy-webservice from {core}\n" in ci.stdout
     assert re.search(r"\b[4-9] passed\b", ci.stdout), ci.stdout
 
     venv = project / ".venv" / "bin"
@@ -225,3 +262,52 @@ def test_scaffold_install_test_and_serve(tmp_path, crawls, slow_shop, monkeypatc
         assert client.call(ws_name, "add_note", "demo", "served") == ["served"]
     client.call("crawler/engine", "close_spider", "demo")
     assert crawl.wait() == 0
+
+
+@pytest.mark.integration
+def test_outside_a_clone_without_the_variable_says_to_set_it(tmp_path):
+    """No clone around, no SCRAPY_WEBSERVICE, no release on the index: a clear message."""
+    project = render(tmp_path)
+    # An index without scrapy-webservice, as PyPI is until the first release.
+    ci = run_ci(project, {**without_the_variable(), "PIP_NO_INDEX": "1"}, timeout=300)
+    assert ci.returncode == 1, ci.stdout + ci.stderr
+    assert "installing scrapy-webservice from" not in ci.stdout
+    assert "ci.sh: scrapy-webservice could not be installed from PyPI" in ci.stderr
+    assert "Set SCRAPY_WEBSERVICE to a clone of" in ci.stderr
+    assert "SCRAPY_WEBSERVICE=/path/to/scrapy-webservice ./ci.sh" in ci.stderr
+    assert "Traceback" not in ci.stderr
+
+
+@pytest.mark.parametrize("value", ["/nonexistent/scrapy-webservice", "/nonexistent/core.whl"])
+def test_a_wrong_variable_is_named(tmp_path, value):
+    project = render(tmp_path)
+    ci = run_ci(project, {**plugin_env(), "SCRAPY_WEBSERVICE": value}, timeout=60)
+    assert ci.returncode == 2
+    assert f"ci.sh: SCRAPY_WEBSERVICE={value} is neither a clone" in ci.stderr
+    assert not (project / ".venv").exists(), "it stops before making the environment"
+
+
+@pytest.mark.integration
+def test_a_wheel_of_the_core_is_installed(tmp_path):
+    """SCRAPY_WEBSERVICE naming a wheel built from a clone (`pip wheel`)."""
+    wheels = tmp_path / "wheels"
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    [wheel] = wheels.glob("scrapy_webservice-*.whl")
+    project = render(tmp_path)
+    # Only the core is checked here: stop ci.sh after it by making the plugin's install fail.
+    (project / "pyproject.toml").write_text("not toml [")
+    ci = run_ci(project, {**plugin_env(), "SCRAPY_WEBSERVICE": str(wheel)}, timeout=300)
+    assert f"ci.sh: installing scrapy-webservice from {wheel}\n" in ci.stdout, ci.stderr
+    listing = subprocess.run(
+        [str(project / ".venv" / "bin" / "pip"), "show", "scrapy-webservice"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Version: 0.1.0" in listing.stdout, listing.stderr

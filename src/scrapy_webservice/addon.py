@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import consoles
 from .extension import WebService
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
+
+    # typing.Self requires Python 3.11
+    from typing_extensions import Self
 
 __all__ = ["Addon"]
 
@@ -15,12 +20,25 @@ __all__ = ["Addon"]
 class Addon:
     """Scrapy add-on: ``ADDONS = {"scrapy_webservice.Addon": 0}``.
 
-    It only enables the :class:`~scrapy_webservice.WebService` extension
+    It enables the :class:`~scrapy_webservice.WebService` extension
     (order 500, after Scrapy's own extensions); every ``WEBSERVICE_*``
     setting keeps its meaning and can still turn the service off.
+
+    It also switches off Scrapy's telnet console (``TELNETCONSOLE_ENABLED``)
+    and RemoteControl (``REMOTE_CONTROL_ENABLED``, Scrapy 2.19 and later),
+    which run arbitrary Python, at add-on priority: a project that sets
+    either itself keeps its choice. One INFO line says what was switched off.
     """
 
     extension_order = 500
 
+    def __init__(self, crawler: Crawler | None = None) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
     def update_settings(self, settings: BaseSettings) -> None:
         settings.set_in_component_priority_dict("EXTENSIONS", WebService, self.extension_order)
+        consoles.log_switched_off(consoles.switch_off(settings), self.crawler)

@@ -14,6 +14,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 
+from . import consoles
 from .service import Service, process_service
 from .settings import WebServiceConfig, warn_unknown_settings
 
@@ -44,6 +45,7 @@ class WebService:
         except ValueError as exc:
             # A wrong setting must not fail the crawl: say so, and crawl without us.
             logger.error("Web service disabled: %s", exc, extra={"crawler": crawler})
+            consoles.log_still_off(settings, crawler)
             raise NotConfigured(str(exc)) from exc
         if not config.enabled:
             raise NotConfigured

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from twisted.internet import error as twisted_error
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
+from . import consoles
 from .crawls import CrawlRegistry
 from .encoding import WebServiceJSONEncoder, dumps, strict_encoder
 from .events import ErrorLogHandler, EventBus
@@ -151,6 +152,7 @@ class Service:
         except (ServiceError, RegistryError) as exc:
             self.failed = True
             logger.error("Web service not started: %s", exc, extra={"crawler": crawler})
+            consoles.log_still_off(crawler.settings, crawler)
             self.plugins.call("service_stopped", service=self.api)
             return
         except Exception:
@@ -158,6 +160,7 @@ class Service:
             if self.config.plugins_strict:
                 raise
             logger.exception("Web service not started", extra={"crawler": crawler})
+            consoles.log_still_off(crawler.settings, crawler)
             self.plugins.call("service_stopped", service=self.api)
             return
         url = self.url

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from scrapy import signals
@@ -18,7 +22,6 @@ def demo_settings(slow: bool, port: Any = None) -> dict[str, Any]:
         "SPIDER_MODULES": ["scrapy_webservice.demo.spiders"],
         "LOG_LEVEL": "INFO",
         "ROBOTSTXT_OBEY": False,
-        "TELNETCONSOLE_ENABLED": False,
         "USER_AGENT": "scrapy-webservice demo",
     }
     if slow:
@@ -26,6 +29,37 @@ def demo_settings(slow: bool, port: Any = None) -> dict[str, Any]:
     if port is not None:
         settings["WEBSERVICE_PORT"] = port
     return settings
+
+
+def scrapy_ws_command() -> str:
+    """The ``scrapy-ws`` that is running, as a command to type in another terminal.
+
+    A bare ``scrapy-ws`` only works where a virtual environment is activated,
+    and may be another installation's: print the full path of this one.
+    """
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    candidates = [
+        argv0 if argv0 is not None and argv0.name == "scrapy-ws" else None,
+        Path(sys.executable).parent / "scrapy-ws",
+    ]
+    for candidate in candidates:
+        if candidate is not None and candidate.is_file() and os.access(candidate, os.X_OK):
+            return shlex.quote(os.path.abspath(candidate))
+    found = shutil.which("scrapy-ws")
+    if found:
+        return shlex.quote(os.path.abspath(found))
+    return f"{shlex.quote(sys.executable)} -m scrapy_webservice.cli"
+
+
+HINTS = [
+    ("watch", "a live view of the crawl (Ctrl-C leaves)"),
+    ("status", ""),
+    ("pause demo --wait", ""),
+    ("resume demo", ""),
+    ("get-spider-stats demo", ""),
+    ("list-resources", ""),
+    ("stop demo", ""),
+]
 
 
 def announce(out: TextIO = sys.stdout) -> None:
@@ -38,20 +72,21 @@ def announce(out: TextIO = sys.stdout) -> None:
         return
     url = service.url
     where = service.discovery_path or "(no discovery file: pass --url and --token)"
+    ws = scrapy_ws_command()
+    commands = [f"{ws} {args}" for args, _ in HINTS]
+    width = max(len(command) for command in commands) + 2
+    hints = "\n".join(
+        f"  {command:<{width}}{what}".rstrip()
+        for command, (_, what) in zip(commands, HINTS, strict=True)
+    )
     print(
         f"""
 Web service of the demo crawl: {url}
 Its URL and token are in {where}, so scrapy-ws needs no flags. Try, in another terminal:
 
-  scrapy-ws watch                  a live view of the crawl (Ctrl-C leaves)
-  scrapy-ws status
-  scrapy-ws pause demo --wait
-  scrapy-ws resume demo
-  scrapy-ws get-spider-stats demo
-  scrapy-ws list-resources
-  scrapy-ws stop demo
-  curl -H "Authorization: Bearer $(scrapy-ws token)" {url}enginestatus
-  curl -H "Authorization: Bearer $(scrapy-ws token)" -H 'Content-Type: application/json' \\
+{hints}
+  curl -H "Authorization: Bearer $({ws} token)" {url}enginestatus
+  curl -H "Authorization: Bearer $({ws} token)" -H 'Content-Type: application/json' \\
        -d '{{"jsonrpc": "2.0", "method": "get_stats", "id": 1}}' {url}stats
 """,
         file=out,

@@ -4,7 +4,6 @@ BOT_NAME = "wsproject"
 SPIDER_MODULES = ["scrapy_webservice.demo.spiders"]
 ADDONS = {"scrapy_webservice.Addon": 0}
 ROBOTSTXT_OBEY = False
-TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
 # Several requests in flight at once, slow enough to watch: tests set the
 # shop's own response delay.
