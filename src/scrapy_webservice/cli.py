@@ -455,6 +455,10 @@ def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> No
     group.add_argument("--timeout", type=float, default=default(10.0), help="seconds per request")
 
 
+#: The ``dest`` of each global option.
+GLOBAL_OPTIONS = ("url", "host", "port", "path", "token", "pid", "json", "timeout")
+
+
 def _globals_parser() -> argparse.ArgumentParser:
     """The global options alone, to take them from after a plugin command's name."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
@@ -533,8 +537,9 @@ def split_plugin_argv(argv: list[str], args: argparse.Namespace) -> list[str]:
     else:
         head, tail = argv, []
     found, rest = _globals_parser().parse_known_args(head)
-    for name, value in vars(found).items():
-        setattr(args, name, value)
+    for name in GLOBAL_OPTIONS:
+        if hasattr(found, name):  # given: the others are argparse.SUPPRESS'ed
+            setattr(args, name, getattr(found, name))
     return rest + tail
 
 
