@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import re
 import subprocess
+from pathlib import Path
 
 import pytest_twisted
 from twisted.internet import threads
@@ -11,7 +15,7 @@ from twisted.internet import threads
 from scrapy_webservice import cli
 
 from .conftest import free_port_holder
-from .processes import scrapy_ws
+from .processes import BIN, scrapy_ws
 
 
 def test_help_lists_the_seed_commands():
@@ -101,3 +105,102 @@ def test_shell_completion_completes_commands():
     )
     assert completed.stdout.split() == ["pause"]
     assert scrapy_ws("completion", "fish").returncode == 2
+
+
+def test_global_options_work_after_the_command():
+    parse = cli.build_parser().parse_args
+    args = parse(["resume", "demo", "--pid", "42"])
+    assert (args.command, args.spider, args.pid) == ("resume", "demo", 42)
+    args = parse(["status", "--json"])
+    assert (args.json, args.timeout, args.url) == (True, 10.0, None)
+    # given before, not repeated after: kept
+    args = parse(["--timeout", "5", "--json", "status", "demo"])
+    assert (args.timeout, args.json, args.spider) == (5.0, True, "demo")
+    # get/call: the resource path is a positional, and --path the global prefix
+    args = parse(["get", "enginestatus/demo", "-p", "ws", "--token", "t"])
+    assert (args.resource, args.path, args.token) == ("enginestatus/demo", "ws", "t")
+    args = parse(["call", "stats", "get_value", "x", "0", "--url", "http://h:1"])
+    assert (args.resource, args.method, args.params, args.url) == (
+        "stats",
+        "get_value",
+        ["x", "0"],
+        "http://h:1",
+    )
+
+
+def test_scrapy_ws_pid_environment(monkeypatch):
+    monkeypatch.setenv("SCRAPY_WS_PID", "4242")
+    assert cli.build_parser().parse_args(["token"]).pid == 4242
+    assert cli.build_parser().parse_args(["token", "--pid", "7"]).pid == 7
+
+
+def test_global_options_after_a_plugin_command_are_taken_up_to_a_double_dash():
+    args = argparse.Namespace(url=None, json=False, timeout=3.0, pid=None)  # "--timeout 3 mcp"
+    argv = cli.split_plugin_argv(["--read-only", "--url", "http://h:1", "--json", "x"], args)
+    assert argv == ["--read-only", "x"]
+    assert (args.url, args.json, args.timeout) == ("http://h:1", True, 3.0)
+    argv = cli.split_plugin_argv(["--pid", "9", "--", "--json", "-p", "1"], args)
+    assert (argv, args.pid) == (["--", "--json", "-p", "1"], 9)
+
+
+def test_one_exit_code_table_in_help_and_docs():
+    documented = {}
+    text = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    section = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    for code, meaning in re.findall(r"^\| `(\d+)` \| (.+?) \|$", section, re.MULTILINE):
+        documented[int(code)] = meaning
+    assert documented == cli.EXIT_CODES
+    help_text = " ".join(scrapy_ws("--help").stdout.split())
+    for code, meaning in cli.EXIT_CODES.items():
+        assert f"{code} {meaning}" in help_text
+
+
+def test_a_reader_that_closes_the_pipe_gets_no_traceback():
+    # argparse's own --help swallows the error (exit 0); scrapy-ws's output exits 141.
+    for args, code in (
+        (["help"], cli.EXIT_BROKEN_PIPE),
+        (["completion", "bash"], cli.EXIT_BROKEN_PIPE),
+        (["--help"], 0),
+        (["status", "--help"], 0),
+    ):
+        read, write = os.pipe()
+        os.close(read)  # closed before the first write
+        try:
+            result = subprocess.run(
+                [str(BIN / "scrapy-ws"), *args],
+                stdout=write,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        finally:
+            os.close(write)
+        assert (result.returncode, result.stderr) == (code, ""), args
+
+
+def test_a_pipe_closed_after_the_first_line_gets_no_traceback():
+    result = subprocess.run(
+        ["bash", "-c", f"'{BIN / 'scrapy-ws'}' --help | head -1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.stdout.startswith("usage: scrapy-ws")
+    assert result.stderr == ""
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_prints_a_text_resource_as_it_is(serve, capsys):
+    from .test_http import Text
+
+    served = serve(WEBSERVICE_RESOURCES={Text: 1})
+    code = await threads.deferToThread(
+        cli.main, ["get", "text", "--url", served.url, "--token", served.token]
+    )
+    out, err = capsys.readouterr()
+    assert (code, out, err) == (0, "# not json\nvalue 1\n", "")
+    code = await threads.deferToThread(cli.main, ["get", "health", "--url", served.url, "--json"])
+    out, err = capsys.readouterr()
+    assert (code, json.loads(out)) == (0, {"status": "ok", "pid": os.getpid()})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from typing import Any, ClassVar
 
 import pytest_twisted
@@ -198,7 +199,7 @@ async def test_private_names_are_never_reachable(serve):
 @pytest_twisted.ensureDeferred
 async def test_every_resource_but_health_needs_the_token(serve):
     served = start(serve)
-    assert (await served.get("health", token=None)).json == {"status": "ok"}
+    assert (await served.get("health", token=None)).json == {"status": "ok", "pid": os.getpid()}
     for path in ("", "plain", "counter", "stats", "crawler/engine/open_spiders", "nope"):
         for token in (None, "wrong", served.token + "x"):
             reply = await served.get(path, token=token)

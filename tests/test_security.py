@@ -191,6 +191,25 @@ def test_stale_discovery_files_are_ignored(tmp_path):
     )
     (tmp_path / "2.json").write_text("not json")
     assert read_discovery_files(tmp_path) == []
+    # the stale file, token inside, is removed; what cannot be read is left alone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2.json"]
+
+
+def test_a_starting_service_removes_stale_discovery_files(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    directory = tmp_path / "ws"
+    directory.mkdir(mode=0o700)
+    stale = directory / f"{int(dead.stdout)}.json"
+    stale.write_text(
+        json.dumps({"url": "http://127.0.0.1:2/", "token": "x", "pid": int(dead.stdout)})
+    )
+    path = write_discovery_file(directory, {"url": "http://127.0.0.1:1/", "token": "t"})
+    assert list(directory.iterdir()) == [path]
 
 
 def test_discovery_directory_open_to_others_is_refused(tmp_path):

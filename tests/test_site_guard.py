@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import socket
 import time
 from dataclasses import dataclass, field
@@ -242,7 +243,10 @@ async def test_no_child_lookup_runs_before_the_token(serve):
 async def test_public_resources_and_their_children_without_a_token(serve):
     Shell.lookups.clear()
     served = serve(WEBSERVICE_RESOURCES=GUARDED)
-    assert (await send(served, request(target="/health"))).json == {"status": "ok"}
+    assert (await send(served, request(target="/health"))).json == {
+        "status": "ok",
+        "pid": os.getpid(),
+    }
     assert (await send(served, request(target="/shell"))).json == {"shell": True}
     # A public resource's children are looked up (it declared itself public) ...
     assert (await send(served, request(target="/shell/asset"))).json == {"asset": True}

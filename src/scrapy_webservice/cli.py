@@ -1,7 +1,8 @@
 """``scrapy-ws``: the command-line client, with the seed's commands.
 
-With no ``--url``/``--host``/``--port`` it finds the newest local service
-through its discovery file, token included.
+With no ``--url``/``--host``/``--port`` it finds the local services through
+their discovery files, token included; :mod:`.targets` decides which one a
+command goes to.
 """
 
 from __future__ import annotations
@@ -15,36 +16,74 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import jsonrpc
-from .client import JsonRpcError, WebServiceClient, WebServiceError, client_from_options
-from .watch import status_lines, watch
+from .client import (
+    AmbiguousService,
+    JsonRpcError,
+    ServiceGone,
+    ServiceNotFound,
+    WebServiceClient,
+    WebServiceError,
+)
+from .errors import AMBIGUOUS
+from .targets import Targets
+from .watch import annotated_rates, status_lines, watch
 
 EXIT_OK = 0
-EXIT_ERROR = 1  # the service answered with an error
-EXIT_USAGE = 2  # wrong command line (argparse's own code)
-EXIT_UNREACHABLE = 3  # no service found, or it cannot be reached
-EXIT_NOT_FOUND = 4  # no such spider, resource or method
-EXIT_INTERRUPTED = 130  # Ctrl-C (but watch, which Ctrl-C ends normally)
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_NOT_FOUND = 4
+EXIT_AMBIGUOUS = 5
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
-EPILOG = """\
+#: The one table of exit codes: printed by ``--help``, documented in docs/cli.md.
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "done",
+    EXIT_ERROR: "the service answered with an error (a JSON-RPC error, HTTP 401 or 403,"
+    " an answer that is not JSON)",
+    EXIT_USAGE: "bad usage: unknown command or option, missing argument",
+    EXIT_UNREACHABLE: "no service found, it cannot be reached, or the process of its"
+    " discovery file is gone (the token is then not sent)",
+    EXIT_NOT_FOUND: "no such spider, resource or method",
+    EXIT_AMBIGUOUS: "several services (or crawls) match: pick one with --pid, --url or a crawl id",
+    EXIT_INTERRUPTED: "interrupted with Ctrl-C (but watch, which Ctrl-C ends with 0)",
+    EXIT_BROKEN_PIPE: "the reader closed the pipe early (| head): output cut short, no traceback",
+}
+
+
+def exit_codes_text() -> str:
+    width = max(len(str(code)) for code in EXIT_CODES)
+    return "\n".join(f"  {code:<{width}}  {meaning}" for code, meaning in EXIT_CODES.items())
+
+
+EPILOG = f"""\
 examples:
-  scrapy-ws status                       every running spider: state, rates, in flight
-  scrapy-ws watch                        the same, live, until the crawl ends
+  scrapy-ws status                       every running spider of every local service
+  scrapy-ws services                     the local services: URL, pid, spiders
+  scrapy-ws watch                        the same, live, until the crawls end
   scrapy-ws pause demo --wait            pause a spider; wait for its requests in flight
   scrapy-ws resume demo                  fetch again, at once
   scrapy-ws stop demo                    stop a spider (finish_reason: closed_by_webservice)
   scrapy-ws get enginestatus/demo        GET any resource
   scrapy-ws call stats get_value item_scraped_count 0 demo
   scrapy-ws call crawler/engine close_spider -k spider=demo -k reason=enough
-  scrapy-ws --json status                machine-readable output (every command)
+  scrapy-ws status --json                machine-readable output (every command)
+  scrapy-ws token --pid 4242             with several services: the one of process 4242
   scrapy-ws --url http://127.0.0.1:6080 --token "$TOKEN" list-resources
   scrapy-ws plugins                      installed plugins, hooks and resources
   scrapy-ws completion bash > ~/.local/share/bash-completion/completions/scrapy-ws
   scrapy-ws demo --slow                  a demo crawl to try all of the above on
 
-exit codes: 0 ok, 1 the service answered with an error, 2 bad usage,
-3 no service found or not reachable, 4 no such spider, resource or method,
-130 interrupted.
-environment: SCRAPY_WS_URL and SCRAPY_WS_TOKEN stand for --url and --token.
+Options go before or after the command. A command naming a spider goes to
+the local service running it; the others need one service: with several,
+pick it with --pid (or SCRAPY_WS_PID) or --url.
+
+exit codes:
+{exit_codes_text()}
+
+environment: SCRAPY_WS_URL, SCRAPY_WS_TOKEN and SCRAPY_WS_PID stand for
+--url, --token and --pid.
 """
 
 
@@ -72,6 +111,16 @@ class Output:
     def json(self, value: Any) -> None:
         print(json.dumps(value, indent=2, sort_keys=True), file=self.stream)
 
+    def raw(self, body: bytes) -> None:
+        """A body that is not JSON (CSV, metrics), byte for byte."""
+        self.stream.flush()
+        buffer = getattr(self.stream, "buffer", None)
+        if buffer is None:
+            self.stream.write(body.decode("utf-8", "replace"))
+        else:
+            buffer.write(body)
+            buffer.flush()
+
     def result(self, value: Any, text: str) -> None:
         """``value`` as JSON for scripts, ``text`` for people."""
         if self.as_json:
@@ -80,20 +129,21 @@ class Output:
             print(text, file=self.stream)
 
 
-Command = Callable[[WebServiceClient, argparse.Namespace, Output], "int | None"]
+Command = Callable[[Targets, argparse.Namespace, "Output"], "int | None"]
 #: How a command's arguments are declared: ``(flags, add_argument keywords)``.
 Arguments = list[tuple[tuple[str, ...], dict[str, Any]]]
-SPIDER: Arguments = [(("spider",), {"help": "name of a running spider"})]
+SPIDER: Arguments = [(("spider",), {"help": "name (or crawl id) of a running spider"})]
 
 
-def cmd_stop(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+def cmd_stop(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     """stop <spider> - stop a running spider"""
-    result = client.call("crawler/engine", "close_spider", args.spider)
+    result = targets.for_spider(args.spider).call("crawler/engine", "close_spider", args.spider)
     out.result(result, f"Stopping {args.spider}")
 
 
-def cmd_pause(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+def cmd_pause(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     """pause <spider> - stop a spider's new requests (--wait: until none are in flight)"""
+    client = targets.for_spider(args.spider)
     state = client.call("crawler/engine", "pause", args.spider)
     deadline = time.monotonic() + args.wait_timeout
     while args.wait and state["state"] == "pausing":
@@ -107,9 +157,9 @@ def cmd_pause(client: WebServiceClient, args: argparse.Namespace, out: Output) -
     out.result(state, _describe_state(state))
 
 
-def cmd_resume(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+def cmd_resume(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     """resume <spider> - let a paused spider fetch again, at once"""
-    state = client.call("crawler/engine", "unpause", args.spider)
+    state = targets.for_spider(args.spider).call("crawler/engine", "unpause", args.spider)
     out.result(state, _describe_state(state))
 
 
@@ -120,37 +170,75 @@ def _describe_state(state: dict[str, Any]) -> str:
     return text
 
 
-def cmd_status(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+def cmd_status(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     """status [spider] - state, rates and requests in flight of the running spiders"""
     if args.spider:
+        client = targets.for_spider(args.spider)
         rates = {args.spider: client.call("stats", "get_rates", args.spider)}
+        sections = [(client, rates)]
     else:
-        rates = client.call("stats", "get_rates")
+        sections = []
+        for client in targets.every():
+            targets.asked = client
+            sections.append((client, client.call("stats", "get_rates")))
     if out.as_json:
-        out.json(rates)
-    elif not rates:
-        print("No spider is running.", file=out.stream)
-    else:
-        out.lines(status_lines(rates))
+        out.json(annotated_rates(sections))
+        return
+    for client, rates in sections:
+        if len(sections) > 1:
+            print(f"{client.name}:", file=out.stream)
+        if not rates:
+            print("No spider is running.", file=out.stream)
+        else:
+            out.lines(status_lines(rates))
 
 
-def cmd_watch(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
-    """watch - a live view of the running spiders until the crawl ends (--json: one line a poll)"""
-    watch(client, args.interval, as_json=out.as_json, stream=out.stream)
+def cmd_watch(targets: Targets, args: argparse.Namespace, out: Output) -> None:
+    """watch - a live view of the running spiders until the crawls end (--json: one line a poll)"""
+    watch(targets.every(), args.interval, as_json=out.as_json, stream=out.stream)
 
 
-def cmd_get(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
-    """get <path> - GET any resource and print its JSON"""
-    out.json(client.get(args.path))
+def cmd_services(targets: Targets, args: argparse.Namespace, out: Output) -> None:
+    """services - the local web services: URL, pid and running spiders"""
+    listing = []
+    for client in targets.every():
+        info: dict[str, Any] = {"url": client.url, "pid": client.pid}
+        try:
+            info["spiders"] = client.get("crawler/engine/open_spiders")
+        except WebServiceError as exc:
+            info["error"] = exc.message
+        listing.append(info)
+    if out.as_json:
+        out.json(listing)
+        return
+    for info in listing:
+        pid = "-" if info["pid"] is None else info["pid"]
+        spiders = ", ".join(info.get("spiders", [])) or "(no spider running)"
+        print(f"{pid:<8} {info['url']:<32} {info.get('error', spiders)}", file=out.stream)
 
 
-def cmd_call(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+def cmd_get(targets: Targets, args: argparse.Namespace, out: Output) -> None:
+    """get <path> - GET any resource; JSON pretty-printed, anything else (CSV...) as it is"""
+    content_type, body = targets.one().get_raw(args.resource)
+    if "json" not in content_type:
+        out.raw(body)
+    elif body:
+        try:
+            value = json.loads(body)
+        except ValueError:
+            raise WebServiceError(
+                f"the answer from {args.resource!r} is not JSON", status=200
+            ) from None
+        out.json(value)
+
+
+def cmd_call(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     """call <path> <method> [args...] - call a JSON-RPC method (-k NAME=VALUE for named params)"""
     params = [_json_or_text(value) for value in args.params]
     named = dict(_named(item) for item in args.kwarg)
     if params and named:
         raise UsageError("give positional params or -k NAME=VALUE params, not both")
-    out.json(client.call(args.path, args.method, *params, **named))
+    out.json(targets.one().call(args.resource, args.method, *params, **named))
 
 
 def _interval(value: str) -> float:
@@ -176,38 +264,53 @@ def _named(item: str) -> tuple[str, Any]:
     return name, _json_or_text(value)
 
 
-def cmd_list_running(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
-    """list-running - list running spiders"""
-    out.lines(client.get("crawler/engine/open_spiders"))
+def cmd_list_running(targets: Targets, args: argparse.Namespace, out: Output) -> None:
+    """list-running - list running spiders (of every local service)"""
+    clients = targets.every()
+    rows: list[tuple[str, WebServiceClient]] = []
+    for client in clients:
+        targets.asked = client
+        rows += [(name, client) for name in client.get("crawler/engine/open_spiders")]
+    if out.as_json or len(clients) == 1:
+        out.lines([name for name, _ in rows])
+    else:
+        width = max((len(name) for name, _ in rows), default=0)
+        out.lines([f"{name:<{width}}  {client.name}" for name, client in rows])
 
 
-def cmd_list_available(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+def cmd_list_available(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     """list-available - list names of available spiders"""
-    out.lines(client.call("crawler/spiders", "list"))
+    out.lines(targets.one().call("crawler/spiders", "list"))
 
 
-def cmd_list_resources(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+def cmd_list_resources(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     """list-resources - list available web service resources"""
-    out.lines(client.get("")["resources"])
+    out.lines(targets.one().get("")["resources"])
 
 
-def cmd_get_spider_stats(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+def cmd_get_spider_stats(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     """get-spider-stats <spider> - get stats of a running spider"""
-    out.table(client.call("stats", "get_stats", args.spider))
+    out.table(targets.for_spider(args.spider).call("stats", "get_stats", args.spider))
 
 
-def cmd_get_global_stats(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+def cmd_get_global_stats(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     """get-global-stats - get global stats"""
-    out.table(client.call("stats", "get_stats"))
+    out.table(targets.one().call("stats", "get_stats"))
 
 
-def cmd_token(client: WebServiceClient, args: argparse.Namespace, out: Output) -> None:
+def cmd_token(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     """token - print the token of the service (for curl and scripts)"""
+    client = targets.one()
+    client.check_identity()  # a discovered service still there: the token is worth printing
     out.result({"url": client.url, "token": client.token}, client.token or "")
 
 
+#: The positional of ``get`` and ``call``: ``resource``, since ``--path`` is a global option.
+RESOURCE = {"metavar": "path", "help": "resource path, e.g. enginestatus/demo"}
+
 COMMANDS: dict[str, tuple[Command, Arguments]] = {
     "status": (cmd_status, [(("spider",), {"nargs": "?", "help": "only this spider"})]),
+    "services": (cmd_services, []),
     "watch": (
         cmd_watch,
         [
@@ -227,11 +330,14 @@ COMMANDS: dict[str, tuple[Command, Arguments]] = {
     ),
     "resume": (cmd_resume, SPIDER),
     "stop": (cmd_stop, SPIDER),
-    "get": (cmd_get, [(("path",), {"help": "resource path, e.g. enginestatus/demo"})]),
+    "get": (cmd_get, [(("resource",), RESOURCE)]),
     "call": (
         cmd_call,
         [
-            (("path",), {"help": "JSON-RPC resource path, e.g. crawler/engine"}),
+            (
+                ("resource",),
+                {"metavar": "path", "help": "JSON-RPC resource path, e.g. crawler/engine"},
+            ),
             (("method",), {"help": "method name, e.g. close_spider"}),
             (("params",), {"nargs": "*", "help": "positional params (JSON, or else text)"}),
             (
@@ -306,39 +412,88 @@ def plugin_commands() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP) if ep.name not in taken}
 
 
+def _env_pid() -> int | None:
+    value = os.environ.get("SCRAPY_WS_PID", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The global options; on subcommands with no default, so that they only set what is given.
+
+    The main parser holds the defaults; each subcommand's parser accepts the
+    same options (``scrapy-ws status --json``) with ``argparse.SUPPRESS`` as
+    default, so an option left out after the command keeps what was given
+    before it, or the default.
+    """
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    group = parser.add_argument_group("global options (before or after the command)")
+    group.add_argument(
+        "--url", default=default(os.environ.get("SCRAPY_WS_URL")), help="service URL"
+    )
+    group.add_argument(
+        "-H", "--host", default=default(None), help="service host (with --port, instead of --url)"
+    )
+    group.add_argument("-P", "--port", type=int, default=default(None), help="service port")
+    group.add_argument("-p", "--path", default=default(""), help="path prefix of the service")
+    group.add_argument(
+        "--token",
+        default=default(os.environ.get("SCRAPY_WS_TOKEN")),
+        help="Bearer token of the service",
+    )
+    group.add_argument(
+        "--pid",
+        type=int,
+        default=default(_env_pid()),
+        help="with several local services: the one of this process",
+    )
+    group.add_argument(
+        "--json", action="store_true", default=default(False), help="print JSON, for scripts"
+    )
+    group.add_argument("--timeout", type=float, default=default(10.0), help="seconds per request")
+
+
+#: The ``dest`` of each global option.
+GLOBAL_OPTIONS = ("url", "host", "port", "path", "token", "pid", "json", "timeout")
+
+
+def _globals_parser() -> argparse.ArgumentParser:
+    """The global options alone, to take them from after a plugin command's name."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    add_global_options(parser, defaults=False)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scrapy-ws",
-        description="Watch and steer a running Scrapy crawl through its web service.",
+        description="Watch and steer running Scrapy crawls through their web services.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--url", default=os.environ.get("SCRAPY_WS_URL"), help="service URL")
-    parser.add_argument("-H", "--host", help="service host (with --port, instead of --url)")
-    parser.add_argument("-P", "--port", type=int, help="service port")
-    parser.add_argument("-p", "--path", default="", help="path prefix of the service")
-    parser.add_argument(
-        "--token", default=os.environ.get("SCRAPY_WS_TOKEN"), help="Bearer token of the service"
-    )
-    parser.add_argument(
-        "--pid", type=int, help="with several local services: the one of this process"
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON, for scripts")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    add_global_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("help", help="list available commands")
+
+    def add_command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, **kwargs)
+        add_global_options(command, defaults=False)
+        return command
+
+    add_command("help", help="list available commands")
     for name, (func, arguments) in COMMANDS.items():
         summary = (func.__doc__ or "").split(" - ", 1)[-1]
-        command = sub.add_parser(name, help=summary, description=summary)
+        command = add_command(name, help=summary, description=summary)
         for flags, options in arguments:
             command.add_argument(*flags, **options)
-    sub.add_parser(
+    add_command(
         "plugins",
         help="list installed plugins (no service needed)",
         description="List the installed web service plugins: name, distribution, version,"
         " hooks and resources, and those that failed to load.",
     )
-    demo = sub.add_parser(
+    demo = add_command(
         "demo",
         help="run a demo crawl of a local site with the web service on",
         description="Serve a small shop on 127.0.0.1 and crawl it with the web service on,"
@@ -347,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--slow", action="store_true", help="crawl slowly enough to play with")
     demo.add_argument("--products", type=int, default=200, help="products in the shop")
     demo.add_argument("--ws-port", help="WEBSERVICE_PORT for the demo (default: 6080-7030)")
-    completion = sub.add_parser(
+    completion = add_command(
         "completion",
         help="print a shell completion script",
         description="Print a completion script for your shell; for bash:"
@@ -357,7 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, entry_point in plugin_commands().items():
         origin = entry_point.dist.name if entry_point.dist else entry_point.value
         # No option of its own ("\0"): everything after the name is the plugin's,
-        # "--help" and "--read-only" included.
+        # "--help" and "--read-only" included; run_plugin_command takes the
+        # global options out of it (up to a "--").
         command = sub.add_parser(
             name,
             help=f"(from {origin}) see scrapy-ws {name} --help",
@@ -368,15 +524,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def split_plugin_argv(argv: list[str], args: argparse.Namespace) -> list[str]:
+    """Take scrapy-ws's global options out of a plugin command's arguments.
+
+    Up to a ``--``, a global option (``--url``, ``--json``, ``-p``...) is
+    scrapy-ws's, whatever the plugin has; after ``--`` everything is the
+    plugin's (the ``--`` included, which the plugin drops).
+    """
+    if "--" in argv:
+        at = argv.index("--")
+        head, tail = argv[:at], argv[at:]
+    else:
+        head, tail = argv, []
+    found, rest = _globals_parser().parse_known_args(head)
+    for name in GLOBAL_OPTIONS:
+        if hasattr(found, name):  # given: the others are argparse.SUPPRESS'ed
+            setattr(args, name, getattr(found, name))
+    return rest + tail
+
+
 def run_plugin_command(args: argparse.Namespace) -> int:
     """Hand a plugin's subcommand what follows its name, and the global options."""
     entry_point = plugin_commands()[args.command]
+    argv = split_plugin_argv(list(args.plugin_argv), args)
     try:
         command: PluginCommand = entry_point.load()
     except Exception as exc:
         print(f"scrapy-ws: the {args.command!r} command failed to load: {exc!r}", file=sys.stderr)
         return EXIT_ERROR
-    return int(command(list(args.plugin_argv), args) or 0)
+    return int(command(argv, args) or 0)
 
 
 def print_help(parser: argparse.ArgumentParser) -> None:
@@ -393,6 +569,23 @@ def print_help(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``scrapy-ws``; a reader that closes the pipe early ends it quietly (exit 141)."""
+    try:
+        try:
+            code = _main(argv)
+        except SystemExit as exc:  # argparse: --help, or a usage error
+            code = exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 1)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # What the Python docs recommend (signal module, "Note on SIGPIPE"):
+        # send what is left to devnull, so that the flush at exit does not fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in (None, "help"):
@@ -404,38 +597,70 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .demo.run import run_demo
 
         return run_demo(products=args.products, slow=args.slow, port=args.ws_port)
-    if hasattr(args, "plugin_argv"):
-        return run_plugin_command(args)
     if args.command == "completion":
         import shtab
 
         print(shtab.complete(parser, shell=args.shell))
         return EXIT_OK
-    func = COMMANDS[args.command][0]
-    out = Output(args.json)
+    targets = Targets(args)
     try:
-        func(client_from_options(args), args, out)
+        if hasattr(args, "plugin_argv"):
+            return run_plugin_command(args)
+        func = COMMANDS[args.command][0]
+        return func(targets, args, Output(args.json)) or EXIT_OK
     except UsageError as exc:
         parser.print_usage(sys.stderr)
         print(f"scrapy-ws: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CommandFailed as exc:
-        print(f"scrapy-ws: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return report(f"{exc}", targets.asked, EXIT_ERROR)
     except JsonRpcError as exc:
-        print(f"scrapy-ws: error {exc.code}: {exc.message}", file=sys.stderr)
-        return EXIT_NOT_FOUND if exc.code in _NOT_FOUND_CODES else EXIT_ERROR
+        if exc.code in _NOT_FOUND_CODES:
+            code = EXIT_NOT_FOUND
+        else:
+            code = EXIT_AMBIGUOUS if exc.code == AMBIGUOUS else EXIT_ERROR
+        return report(f"error {exc.code}: {exc.message}", targets.asked, code)
+    except AmbiguousService as exc:
+        return report_ambiguous(exc, targets)
+    except (ServiceNotFound, ServiceGone) as exc:
+        return report(exc.message, None, EXIT_UNREACHABLE)
     except WebServiceError as exc:
-        print(f"scrapy-ws: {exc.message}", file=sys.stderr)
         if exc.status is None:
-            return EXIT_UNREACHABLE
-        return EXIT_NOT_FOUND if exc.status == 404 else EXIT_ERROR
+            code = EXIT_UNREACHABLE
+        elif exc.status == 404:
+            code = EXIT_NOT_FOUND
+        else:
+            code = EXIT_AMBIGUOUS if exc.status == 409 else EXIT_ERROR
+        return report(exc.message, targets.asked, code)
     except KeyboardInterrupt:
         if args.command == "watch":
             print("Stopped watching.", file=sys.stderr)
             return EXIT_OK
         return EXIT_INTERRUPTED
-    return EXIT_OK
+
+
+def report(message: str, asked: WebServiceClient | None, code: int) -> int:
+    """One line on standard error, naming the service that was asked."""
+    if asked is not None and asked.url not in message:
+        message += f" [service {asked.name}]"
+    elif asked is not None and asked.pid is not None and f"pid {asked.pid}" not in message:
+        message += f" [pid {asked.pid}]"
+    print(f"scrapy-ws: {message}", file=sys.stderr)
+    return code
+
+
+def report_ambiguous(exc: AmbiguousService, targets: Targets) -> int:
+    """The candidates, with their spiders, and how to pick one."""
+    print(f"scrapy-ws: {exc.message}; this command needs one of:", file=sys.stderr)
+    for info in exc.candidates:
+        url, pid = info.get("url"), info.get("pid")
+        print(f"  --pid {pid:<8} {url}  {targets.spiders_of(info)}", file=sys.stderr)
+    print(
+        "pick one with --pid PID (or SCRAPY_WS_PID=PID), or --url URL --token TOKEN;"
+        " see 'scrapy-ws services'",
+        file=sys.stderr,
+    )
+    return EXIT_AMBIGUOUS
 
 
 _NOT_FOUND_CODES = frozenset({jsonrpc.NOT_FOUND, jsonrpc.METHOD_NOT_FOUND})

@@ -2,6 +2,11 @@
 
 ``jsonrpc_client_call`` keeps the seed's name and shape; :class:`WebServiceClient`
 adds the token, base URL and discovery-file lookup that ``scrapy-ws`` needs.
+
+A client made from a discovery file (:meth:`WebServiceClient.from_discovery`)
+checks, before it sends the token anywhere, that the service at the file's
+URL is the file's process (``GET /health`` answers its pid): a port that
+another program took over after a crash never receives the token.
 """
 
 from __future__ import annotations
@@ -23,13 +28,16 @@ from .jsonrpc import JsonRpcError
 from .security import default_discovery_dir, read_discovery_files
 
 __all__ = [
+    "AmbiguousService",
     "JsonRpcError",
     "ServerEvent",
+    "ServiceGone",
     "ServiceNotFound",
     "WebServiceClient",
     "WebServiceError",
     "client_from_options",
     "default_discovery_dir",
+    "describe_service",
     "find_services",
     "get_json",
     "iter_events",
@@ -105,6 +113,32 @@ class ServiceNotFound(WebServiceError):
     """No running service was found in the discovery directory."""
 
 
+class ServiceGone(WebServiceError):
+    """The discovered URL is no longer served by the process of its discovery file.
+
+    Raised before any token is sent: the process is gone (or restarted) and
+    the port now belongs to another program, or to another service.
+    """
+
+
+class AmbiguousService(WebServiceError):
+    """Several running services match, and nothing says which one to use.
+
+    ``candidates`` holds their discovery information (``url``, ``pid``,
+    ``started``; never shown with the token), newest first.
+    """
+
+    def __init__(self, message: str, candidates: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
+def describe_service(info: dict[str, Any]) -> str:
+    """``http://127.0.0.1:6080/ (pid 42)``: how messages name a discovered service."""
+    pid = info.get("pid")
+    return f"{info.get('url')} (pid {pid})" if pid is not None else str(info.get("url"))
+
+
 def _open(
     url: str,
     *,
@@ -142,12 +176,14 @@ def _request(
             raw = response.read()
         except OSError as exc:
             raise _unreachable(url, exc) from None
+        status = response.status
     if not raw:
         return None
     try:
         return json.loads(raw)
     except ValueError:
-        raise WebServiceError(f"the answer from {url} is not JSON") from None
+        # The service answered (``status``): this is no "cannot reach" error.
+        raise WebServiceError(f"the answer from {url} is not JSON", status=status) from None
 
 
 def _error_message(exc: urllib.error.HTTPError) -> str:
@@ -265,17 +301,64 @@ def parse_event_stream(lines: Iterable[bytes]) -> Iterator[ServerEvent]:
 
 
 def find_services(directory: Path | None = None) -> list[dict[str, Any]]:
-    """Running services of this user, newest first, from their discovery files."""
+    """Running services of this user, newest first, from their discovery files.
+
+    Files of processes that are gone are removed on the way.
+    """
     return read_discovery_files(directory or default_discovery_dir())
 
 
-class WebServiceClient:
-    """The service at ``url``, with its token: ``get(path)`` and ``call(path, method, ...)``."""
+def no_service_found(directory: Path | None = None, pid: int | None = None) -> ServiceNotFound:
+    """The error for an empty discovery directory (or no service of ``pid`` there)."""
+    where = directory or default_discovery_dir()
+    whose = f" for process {pid}" if pid is not None else ""
+    return ServiceNotFound(
+        f"no running web service found{whose} in {where}; start a crawl with the web"
+        " service on, or pass --url and --token"
+    )
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT):
+
+class WebServiceClient:
+    """The service at ``url``, with its token: ``get(path)`` and ``call(path, method, ...)``.
+
+    With ``pid``, the client first checks that ``GET /health`` (public, no
+    token) answers that process id, and raises :class:`ServiceGone` before
+    sending the token if it does not; :meth:`from_discovery` passes the pid
+    of the discovery file.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        pid: int | None = None,
+    ):
         self.url = url if url.endswith("/") else url + "/"
         self.token = token
         self.timeout = timeout
+        #: The process the service must be (checked through ``/health``), or ``None``.
+        self.pid = pid
+        self._checked = pid is None
+
+    @classmethod
+    def from_discovery(
+        cls,
+        info: dict[str, Any],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        token: str | None = None,
+    ) -> WebServiceClient:
+        """A client of the service that a discovery file describes (an item of
+        :func:`find_services`); ``token`` replaces the file's (a read-only one, say)."""
+        pid = info.get("pid")
+        return cls(
+            info["url"],
+            token or info.get("token"),
+            timeout,
+            pid=pid if isinstance(pid, int) else None,
+        )
 
     @classmethod
     def discover(
@@ -283,32 +366,85 @@ class WebServiceClient:
         directory: Path | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         pid: int | None = None,
+        token: str | None = None,
     ) -> WebServiceClient:
-        """The newest running service of this user (or that of ``pid``), found without flags."""
+        """The running service of this user (or that of ``pid``), found without flags.
+
+        Raises :class:`ServiceNotFound` when there is none, and
+        :class:`AmbiguousService` when there are several and ``pid`` does not
+        say which: never silently the newest.
+        """
         services = find_services(directory)
         if pid is not None:
             services = [info for info in services if info.get("pid") == pid]
         if not services:
-            where = directory or default_discovery_dir()
-            whose = f" for process {pid}" if pid is not None else ""
-            raise ServiceNotFound(
-                f"no running web service found{whose} in {where}; start a crawl with the web"
-                " service on, or pass --url and --token"
+            raise no_service_found(directory, pid)
+        if len(services) > 1:
+            names = ", ".join(describe_service(info) for info in services)
+            raise AmbiguousService(
+                f"{len(services)} web services are running ({names}); say which by pid",
+                services,
             )
-        info = services[0]
-        return cls(info["url"], info.get("token"), timeout)
+        return cls.from_discovery(services[0], timeout=timeout, token=token)
+
+    @property
+    def name(self) -> str:
+        """The URL, and the process when known: how messages name this service."""
+        return describe_service({"url": self.url, "pid": self.pid})
+
+    def check_identity(self) -> None:
+        """Make sure the service is process :attr:`pid` before a token goes out.
+
+        Done once per client, with a tokenless ``GET /health``. Raises
+        :class:`ServiceGone` when another program (or another service)
+        answers, and the usual unreachable :class:`WebServiceError` when
+        nothing does.
+        """
+        if self._checked:
+            return
+        url = self.resource_url("health")
+        try:
+            health = _request(url, token=None, timeout=self.timeout)
+        except WebServiceError as exc:
+            if exc.status is None:
+                raise
+            health = f"HTTP {exc.status}"
+        answered = health.get("pid") if isinstance(health, dict) else None
+        if answered != self.pid:
+            what = f"process {answered}" if answered is not None else f"{health!r}"[:80]
+            raise ServiceGone(
+                f"the web service of process {self.pid} is gone from {self.url}:"
+                f" {url} answers {what}; the token was not sent (the crawl has ended,"
+                " or pass --url and --token)"
+            )
+        self._checked = True
 
     def resource_url(self, path: str) -> str:
         return _join(self.url, path)
 
     def get(self, path: str = "") -> Any:
+        self.check_identity()
         return get_json(self.resource_url(path), token=self.token, timeout=self.timeout)
+
+    def get_raw(self, path: str = "") -> tuple[str, bytes]:
+        """``GET`` any resource: its content type and body as they are (CSV, metrics...)."""
+        self.check_identity()
+        url = self.resource_url(path)
+        headers = {"Accept": "*/*"}
+        with _open(url, token=self.token, timeout=self.timeout, headers=headers) as response:
+            try:
+                body = response.read()
+            except OSError as exc:
+                raise _unreachable(url, exc) from None
+            return response.headers.get("Content-Type", ""), body
 
     def events(self, **options: Any) -> Iterator[ServerEvent]:
         """The ``/events`` stream; see :func:`iter_events` for the options."""
+        self.check_identity()
         return iter_events(self.url, self.token, **options)
 
     def call(self, path: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        self.check_identity()
         return jsonrpc_client_call(
             self.resource_url(path),
             method,
@@ -324,7 +460,8 @@ def client_from_options(options: argparse.Namespace) -> WebServiceClient:
 
     ``--url`` (or ``--host``/``--port``), ``--token``, ``--pid``,
     ``--timeout``: the same service ``scrapy-ws``'s own commands would
-    talk to. Raises :class:`ServiceNotFound` when no service is found.
+    talk to. Raises :class:`ServiceNotFound` when no service is found, and
+    :class:`AmbiguousService` when several run and ``--pid`` does not pick one.
     """
     url = getattr(options, "url", None)
     host = getattr(options, "host", None)
@@ -336,7 +473,6 @@ def client_from_options(options: argparse.Namespace) -> WebServiceClient:
         url = url or f"http://{host or '127.0.0.1'}:{port or 6080}/"
         url = url.rstrip("/") + "/" + (path.strip("/") + "/" if path else "")
         return WebServiceClient(url, token, timeout=timeout)
-    client = WebServiceClient.discover(timeout=timeout, pid=getattr(options, "pid", None))
-    if token:
-        client.token = token
-    return client
+    return WebServiceClient.discover(
+        timeout=timeout, pid=getattr(options, "pid", None), token=token
+    )

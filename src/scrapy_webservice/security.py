@@ -36,6 +36,7 @@ __all__ = [
     "parse_host",
     "read_discovery_files",
     "remove_discovery_file",
+    "remove_stale_discovery_files",
     "write_discovery_file",
 ]
 
@@ -302,6 +303,7 @@ def write_discovery_file(directory: Path, info: dict[str, Any]) -> Path:
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     _check_private_directory(directory)
+    remove_stale_discovery_files(directory)
     path = directory / f"{os.getpid()}.json"
     # A fresh temporary file (O_EXCL): never one that someone else made first.
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.getpid()}.", suffix=".tmp")
@@ -346,8 +348,9 @@ def _pid_alive(pid: int) -> bool:
 def read_discovery_files(directory: Path) -> list[dict[str, Any]]:
     """The live services described in ``directory``, newest first.
 
-    Files left behind by a process that died without cleaning up are
-    ignored, so a stale file never points ``scrapy-ws`` at the wrong port.
+    Files left behind by a process that died without cleaning up (SIGKILL,
+    a crash) are removed, so a stale file, token inside, never outlives its
+    process for long and never points ``scrapy-ws`` at the wrong port.
     """
     found: list[dict[str, Any]] = []
     if not directory.is_dir():
@@ -361,8 +364,22 @@ def read_discovery_files(directory: Path) -> list[dict[str, Any]]:
             continue
         pid = info.get("pid")
         if isinstance(pid, int) and not _pid_alive(pid):
+            _remove_if_ours(path)
             continue
         info["path"] = str(path)
         found.append(info)
     found.sort(key=lambda i: i.get("started", 0), reverse=True)
     return found
+
+
+def remove_stale_discovery_files(directory: Path) -> None:
+    """Remove the files in ``directory`` whose process is gone (what a new service does)."""
+    read_discovery_files(directory)
+
+
+def _remove_if_ours(path: Path) -> None:
+    """Remove a stale file, but only one of this user (never follow a link)."""
+    with contextlib.suppress(OSError):
+        info = os.lstat(path)
+        if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid():
+            path.unlink()

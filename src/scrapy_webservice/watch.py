@@ -1,7 +1,8 @@
 """What ``scrapy-ws status`` and ``scrapy-ws watch`` show: one row per running spider.
 
-Both read ``stats.get_rates()``, the same numbers a script gets with
-``--json``; ``watch`` redraws them with ``rich`` until the crawl ends.
+Both read ``stats.get_rates()`` of every service they are given, the same
+numbers a script gets with ``--json``; ``watch`` redraws them with ``rich``
+until the crawls end.
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from .client import WebServiceClient, WebServiceError
 
-__all__ = ["COLUMNS", "row", "status_lines", "watch"]
+__all__ = ["COLUMNS", "annotated_rates", "row", "status_lines", "watch"]
+
+#: One service's rates: the client that asked, and ``stats.get_rates()``'s answer.
+Section = tuple[WebServiceClient, dict[str, dict[str, Any]]]
 
 #: Column titles, and how each cell is made from one spider's rates.
 #: Per-minute rates are over the last minute. Fits an 80-column terminal.
@@ -53,7 +57,25 @@ def status_lines(all_rates: dict[str, dict[str, Any]]) -> list[str]:
     ]
 
 
-def _view(all_rates: dict[str, dict[str, Any]], url: str) -> Any:
+def annotated_rates(sections: Sequence[Section]) -> dict[str, dict[str, Any]]:
+    """Every service's rates in one mapping, for ``--json``.
+
+    Each spider's rates gain ``service`` (the URL) and ``pid``; a spider
+    name that several services run is keyed ``name@pid`` for each of them.
+    """
+    counts: dict[str, int] = {}
+    for _, rates in sections:
+        for name in rates:
+            counts[name] = counts.get(name, 0) + 1
+    merged: dict[str, dict[str, Any]] = {}
+    for client, rates in sections:
+        for name, value in rates.items():
+            key = name if counts[name] == 1 else f"{name}@{client.pid}"
+            merged[key] = {**value, "service": client.url, "pid": client.pid}
+    return merged
+
+
+def _view(sections: Sequence[Section]) -> Any:
     """The lines of ``status``, with a title, the states in colour, cut to the terminal."""
     from rich.console import Group
     from rich.text import Text
@@ -61,14 +83,21 @@ def _view(all_rates: dict[str, dict[str, Any]], url: str) -> Any:
     def line(text: str, style: str = "") -> Text:
         return Text(text, style=style, no_wrap=True, overflow="ellipsis")
 
-    lines = [line(f"scrapy-ws watch {url}   {time.strftime('%H:%M:%S')}", "bold")]
-    if all_rates:
-        header, *rows = status_lines(all_rates)
-        lines.append(line(header, "bold"))
-        for text, rates in zip(rows, all_rates.values(), strict=True):
-            lines.append(line(text, _STATE_STYLES.get(rates["state"], "")))
+    stamp = time.strftime("%H:%M:%S")
+    if len(sections) == 1:
+        lines = [line(f"scrapy-ws watch {sections[0][0].url}   {stamp}", "bold")]
     else:
-        lines.append(line("(no spider running)"))
+        lines = [line(f"scrapy-ws watch: {len(sections)} services   {stamp}", "bold")]
+    for client, all_rates in sections:
+        if len(sections) > 1:
+            lines.append(line(f"{client.name}:", "bold"))
+        if all_rates:
+            header, *rows = status_lines(all_rates)
+            lines.append(line(header, "bold"))
+            for text, rates in zip(rows, all_rates.values(), strict=True):
+                lines.append(line(text, _STATE_STYLES.get(rates["state"], "")))
+        else:
+            lines.append(line("(no spider running)"))
     lines.append(line("Ctrl-C to stop watching", "dim"))
     return Group(*lines)
 
@@ -77,35 +106,43 @@ _STATE_STYLES = {"pausing": "yellow", "paused": "red", "closing": "dim"}
 
 
 def watch(
-    client: WebServiceClient,
+    clients: WebServiceClient | Sequence[WebServiceClient],
     interval: float,
     as_json: bool = False,
     stream: IO[str] | None = None,
 ) -> str:
     """Show the spiders' rates every ``interval`` seconds; returns why it stopped.
 
-    It stops when the crawl ends: every spider it saw has closed, or the
+    It stops when the crawls end: every spider it saw has closed, or each
     service has gone away after answering at least once. A service that is
     not reachable at the start is an error for the caller.
     """
     stream = stream or sys.stdout
-    seen = False
+    watched = [clients] if isinstance(clients, WebServiceClient) else list(clients)
+    seen: set[int] = set()
 
-    def poll() -> dict[str, dict[str, Any]] | None:
-        nonlocal seen
-        try:
-            rates = client.call("stats", "get_rates")
-        except WebServiceError as exc:
-            if seen and exc.status is None:
-                return None  # the service stopped with its crawl
-            raise
-        seen = True
-        return rates
+    def poll() -> list[Section]:
+        sections = []
+        for client in list(watched):
+            try:
+                rates = client.call("stats", "get_rates")
+            except WebServiceError as exc:
+                if id(client) in seen and exc.status is None:
+                    watched.remove(client)  # the service stopped with its crawl
+                    continue
+                raise
+            seen.add(id(client))
+            sections.append((client, rates))
+        return sections
+
+    def running(sections: list[Section]) -> bool:
+        return any(rates for _, rates in sections)
 
     if as_json:
-        while (rates := poll()) is not None:
-            print(json.dumps({"time": time.time(), "spiders": rates}), file=stream, flush=True)
-            if not rates:
+        while sections := poll():
+            line = {"time": time.time(), "spiders": annotated_rates(sections)}
+            print(json.dumps(line), file=stream, flush=True)
+            if not running(sections):
                 break
             time.sleep(interval)
         return "finished"
@@ -114,14 +151,13 @@ def watch(
     from rich.live import Live
 
     console = Console(file=stream)
-    rates = poll() or {}
-    with Live(_view(rates, client.url), console=console, auto_refresh=False) as live:
-        while rates:
+    sections = poll()
+    with Live(_view(sections), console=console, auto_refresh=False) as live:
+        while running(sections):
             time.sleep(interval)
-            polled = poll()
-            if polled is None:
+            sections = poll()
+            if not sections:
                 break
-            rates = polled
-            live.update(_view(rates, client.url), refresh=True)
+            live.update(_view(sections), refresh=True)
     console.print("Crawl finished: no spider is running.")
     return "finished"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from typing import TYPE_CHECKING, Any
 
 from .. import JsonResource
 
@@ -13,10 +14,15 @@ __all__ = ["HealthResource"]
 
 
 class HealthResource(JsonResource):
-    """``GET health`` → ``{"status": "ok"}``: nothing about the crawl, so it is public."""
+    """``GET health`` → ``{"status": "ok", "pid": 4242}``: nothing secret, so it is public.
+
+    The process id lets a client that found the service through a discovery
+    file check that it talks to that file's process before it sends the
+    token (the port may have been taken over since).
+    """
 
     ws_name = "health"
     public = True
 
-    def render_GET(self, txrequest: Request) -> dict[str, str]:
-        return {"status": "ok"}
+    def render_GET(self, txrequest: Request) -> dict[str, Any]:
+        return {"status": "ok", "pid": os.getpid()}

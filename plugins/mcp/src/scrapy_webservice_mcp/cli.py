@@ -24,8 +24,8 @@ Serve the running Scrapy crawls to an MCP client (Claude Desktop, an IDE, an
 agent) over standard input and output: every JSON-RPC method of the web
 service becomes a tool, its live numbers resources. Without --url it attaches
 to every crawl of this user that has the web service on (their discovery
-files, read again at each request); global options go before 'mcp':
-scrapy-ws --url http://127.0.0.1:6080 --token=TOKEN mcp --read-only."""
+files, read again at each request); scrapy-ws's global options go before or
+after 'mcp': scrapy-ws mcp --read-only --url http://127.0.0.1:6080 --token=TOKEN."""
 
 #: Environment variable that stands for --read-only (handy in an MCP client's configuration).
 ENV_READ_ONLY = "SCRAPY_WS_MCP_READ_ONLY"

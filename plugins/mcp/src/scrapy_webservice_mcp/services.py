@@ -145,7 +145,8 @@ class ServiceSet:
                 continue
             token = self.token or info.get("token")
             identity = (info["url"], token, pid, info.get("started"))
-            client = WebServiceClient(info["url"], token, timeout=self.timeout)
+            # Checks through /health that the URL is still this pid's before the token goes out.
+            client = WebServiceClient.from_discovery(info, timeout=self.timeout, token=self.token)
             wanted.append(
                 (
                     identity,

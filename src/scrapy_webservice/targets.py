@@ -1,0 +1,133 @@
+"""Which service a ``scrapy-ws`` command goes to, with several crawls on one machine.
+
+Three kinds of commands:
+
+- those that name a spider (``stop demo``) go to the one service running
+  it (a spider name or a crawl id), whichever discovery file is newest;
+- those that show everything (``status``, ``watch``, ``list-running``,
+  ``services``) go to every local service;
+- the others (``get``, ``call``, ``token``...) need exactly one service.
+
+``--url`` (or ``--host``/``--port``) names the service outright, and
+``--pid`` (or ``SCRAPY_WS_PID``) picks one of the discovered ones. Nothing
+here ever picks the newest of several silently: it raises
+:class:`~scrapy_webservice.client.AmbiguousService` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from . import jsonrpc
+from .client import (
+    DEFAULT_TIMEOUT,
+    AmbiguousService,
+    JsonRpcError,
+    WebServiceClient,
+    WebServiceError,
+    client_from_options,
+    describe_service,
+    find_services,
+    no_service_found,
+)
+from .errors import AMBIGUOUS
+
+__all__ = ["SpiderNotFound", "Targets", "explicit"]
+
+
+class SpiderNotFound(WebServiceError):
+    """No discovered service runs the spider (a 404: exit code 4)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=404)
+
+
+def explicit(options: argparse.Namespace) -> bool:
+    """Whether the options name the service outright (``--url``, ``--host``, ``--port``)."""
+    return any(getattr(options, name, None) for name in ("url", "host", "port"))
+
+
+class Targets:
+    """The services of one ``scrapy-ws`` run; :attr:`asked` is the last one used."""
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        self.options = options
+        self.timeout = getattr(options, "timeout", None) or DEFAULT_TIMEOUT
+        self.token = getattr(options, "token", None)
+        self.pid = getattr(options, "pid", None)
+        #: The service the command talks to now, for error messages.
+        self.asked: WebServiceClient | None = None
+
+    def _client(self, info: dict[str, Any]) -> WebServiceClient:
+        return WebServiceClient.from_discovery(info, timeout=self.timeout, token=self.token)
+
+    def discovered(self) -> list[dict[str, Any]]:
+        """The live local services (``--pid``'s only), newest first; at least one."""
+        services = find_services()
+        if self.pid is not None:
+            services = [info for info in services if info.get("pid") == self.pid]
+        if not services:
+            raise no_service_found(pid=self.pid)
+        return services
+
+    def one(self) -> WebServiceClient:
+        """The single service a command without a spider goes to."""
+        self.asked = client_from_options(self.options)
+        return self.asked
+
+    def every(self) -> list[WebServiceClient]:
+        """Every service a command that shows everything goes to."""
+        if explicit(self.options):
+            return [self.one()]
+        return [self._client(info) for info in self.discovered()]
+
+    def for_spider(self, spider: str) -> WebServiceClient:
+        """The one service running ``spider`` (a name or a crawl id)."""
+        if explicit(self.options):
+            return self.one()
+        services = self.discovered()
+        if len(services) == 1:
+            self.asked = self._client(services[0])
+            return self.asked
+        found: list[tuple[dict[str, Any], WebServiceClient]] = []
+        problems: list[str] = []
+        for info in services:
+            client = self._client(info)
+            try:
+                client.call("crawler/engine", "state", spider)
+            except JsonRpcError as exc:
+                if exc.code == AMBIGUOUS:  # several crawls of that service: it says which
+                    found.append((info, client))
+                elif exc.code != jsonrpc.NOT_FOUND:
+                    problems.append(f"{client.name}: error {exc.code}: {exc.message}")
+                continue
+            except WebServiceError as exc:
+                problems.append(f"{client.name}: {exc.message}")
+                continue
+            found.append((info, client))
+        if len(found) > 1:
+            names = ", ".join(describe_service(info) for info, _ in found)
+            raise AmbiguousService(
+                f"{spider!r} runs in {len(found)} web services ({names})",
+                [info for info, _ in found],
+            )
+        if not found:
+            asked = "; ".join(describe_service(info) for info in services)
+            message = (
+                f"No running spider named {spider!r} in any local web service (asked {asked})"
+            )
+            if problems:
+                message += "; not answering: " + "; ".join(problems)
+            raise SpiderNotFound(message)
+        self.asked = found[0][1]
+        return self.asked
+
+    def spiders_of(self, info: dict[str, Any]) -> str:
+        """The running spiders of a discovered service, for a listing (never raises)."""
+        client = self._client(info)
+        client.timeout = min(self.timeout, 3.0)
+        try:
+            return ", ".join(client.get("crawler/engine/open_spiders")) or "no spider running"
+        except WebServiceError as exc:
+            return f"not answering: {exc.message}"
