@@ -150,6 +150,43 @@ async def test_a_trickling_request_after_an_answered_one_is_cut_off_too(serve, c
     assert (await served.get("")).status == 200
 
 
+def answered_then_slow_headers(port: int, wait: float, pause: float) -> bytes:
+    """One request answered; ``wait`` s; a request line at once, its headers slowly; the answer."""
+    first = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(first)
+        sock.settimeout(10)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(4096)
+        time.sleep(wait)
+        sock.sendall(b"GET /health HTTP/1.1\r\n")
+        for line in (b"Host: 127.0.0.1\r\n", b"X-One: 1\r\n", b"X-Two: 2\r\n", b"\r\n"):
+            time.sleep(pause)
+            try:
+                sock.sendall(line)
+            except OSError:
+                return b""
+        try:
+            return sock.recv(4096)
+        except OSError:
+            return b""
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_request_whose_headers_come_slowly_has_its_whole_time(serve, caplog):
+    # The connection's deadline timer, armed by the first request, fires
+    # while the second's headers arrive (Twisted has set the idle timeout
+    # aside by then): the second still gets all of WEBSERVICE_TIMEOUT from
+    # its own first byte, here 3 s for headers sent over about 2 s.
+    caplog.set_level(logging.INFO, "scrapy_webservice")
+    served = serve(WEBSERVICE_TIMEOUT=3)
+    port = served.service.port.getHost().port
+    answer = await threads.deferToThread(answered_then_slow_headers, port, 1.5, 0.5)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    assert "not complete within" not in caplog.text
+
+
 def half_open(port: int, payload: bytes, limit: float) -> bool:
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(payload)
@@ -167,8 +204,13 @@ async def test_silent_and_half_sent_connections_time_out(serve):
         b"POST /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{",
         10,
     )
+    # Idle after an answer: the timeout Twisted sets aside while answering counts again.
+    answered = threads.deferToThread(
+        half_open, port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 10
+    )
     assert await silent
     assert await body_missing
+    assert await answered
     assert (await served.get("")).status == 200
 
 

@@ -90,8 +90,10 @@ def test_pause_is_honest_and_resume_wakes_the_engine_at_once(slow_shop, crawls, 
     assert answer["spider"] == "demo"
     assert answer["paused"] is True
     # Four requests at a time, each answered after 0.3 s: some are in flight.
+    # Not at most four: in flight counts responses downloaded and still waiting
+    # for the spider, which lag behind the downloader on a loaded machine.
     assert answer["state"] == "pausing", answer
-    assert 0 < answer["in_flight"] <= 4
+    assert answer["in_flight"] > 0
     assert len(answer["in_flight_urls"]) == answer["in_flight"]
     assert all(url.startswith(slow_shop) for url in answer["in_flight_urls"])
 

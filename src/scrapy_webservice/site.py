@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, cast
@@ -24,7 +25,7 @@ from twisted.internet.protocol import connectionDone
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from twisted.web import server
-from twisted.web.http import HTTPChannel, datetimeToString
+from twisted.web.http import HTTPChannel, datetimeToString, unquote
 from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
@@ -53,6 +54,8 @@ _BAD_REQUEST = "Bad request: not valid HTTP/1.1 (request line, header fields or 
 _HOST_VERDICTS_KEPT = 256
 _HOST_MAX_KEPT = 300
 _UNKNOWN = object()
+#: What Twisted's ``Request.process`` sets on every request, written by the channel here.
+_SERVER_FIELD = b"Server: " + server.version + b"\r\n"
 
 
 class WebServiceRequest(Request):
@@ -103,19 +106,28 @@ class WebServiceRequest(Request):
         Request.handleContentChunk(self, data)
 
     def process(self) -> None:
-        if self.path != b"*":
-            Request.process(self)
-            return
-        # Twisted answers an asterisk-form request itself (200 or 405) before
-        # the site sees it; here it goes through the site's checks like any
-        # other (the rest of Request.process, with no path to traverse).
+        """Twisted's ``Request.process``, less two header writes, and ``*`` guarded too.
+
+        ``Server`` and ``Date`` are written by the channel with the rest of
+        the head (``WebServiceChannel.writeHeaders``) instead of set here on
+        every request's headers, which cost more than some whole answers.
+        Twisted answers an asterisk-form request itself (200 or 405) before
+        the site sees it; here it goes through the site's checks like any
+        other, with no path to traverse.
+        """
         # Site.buildProtocol sets channel.site; Twisted's HTTPChannel does not declare it.
-        self.site = self.channel.site  # type: ignore[attr-defined]
-        self.setHeader(b"Server", server.version)
-        self.setHeader(b"Date", datetimeToString())
-        self.prepath, self.postpath = [], []
+        self.site = site = self.channel.site  # type: ignore[attr-defined]
+        self.prepath = []
+        path = self.path
+        self.postpath = [] if path == b"*" else list(map(unquote, path[1:].split(b"/")))
         try:
-            self.render(self.site.getResourceFor(self))
+            resource = site.getResourceFor(self)
+            get_encoder = getattr(resource, "getEncoder", None)  # EncodingResourceWrapper (gzip)
+            if get_encoder is not None:
+                encoder = get_encoder(self)
+                if encoder is not None:
+                    self._encoder = encoder
+            self.render(resource)
         except BaseException:
             self.processingFailed(Failure())
 
@@ -172,16 +184,63 @@ class WebServiceChannel(HTTPChannel):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._request_started = None
         self._cancel_deadline()
+        idle, self._idle_timer = self._idle_timer, None
+        if idle is not None and idle.active():
+            idle.cancel()
         super().connectionLost(reason)
+
+    # -- the idle timeout: Twisted's TimeoutMixin, with one timer per connection --------
+
+    #: The idle timer, once armed; it checks ``_idle_since`` when it fires.
+    _idle_timer: Any = None
+    #: The last activity (the reactor's clock) the idle timeout counts from.
+    _idle_since: float = 0.0
+
+    def setTimeout(self, period: float | None) -> float | None:  # type: ignore[override]
+        """Twisted's idle timeout, without a timer cancelled and armed again per request.
+
+        HTTPChannel sets the idle timeout aside while it answers a request
+        and sets it again after: with TimeoutMixin that is a cancelled
+        timer and a new one for every request, more than the whole guard
+        of a request costs. Here the time is stamped instead, and the one
+        timer looks at the stamp when it fires.
+        """
+        previous, self.timeOut = self.timeOut, period
+        if period is not None:
+            now = self._idle_since = self._seconds()
+            timer = self._idle_timer
+            if timer is None:
+                self._idle_timer = self.callLater(period, self._idle_check)
+            elif timer.getTime() > now + period:  # a shorter period than the timer's
+                timer.reset(period)
+        return previous
+
+    def resetTimeout(self) -> None:
+        if self.timeOut is not None and self._idle_timer is not None:
+            self._idle_since = self._seconds()
+
+    def _idle_check(self) -> None:
+        self._idle_timer = None
+        period = self.timeOut
+        if period is None:
+            return  # a request is being answered: setTimeout arms the timer after it
+        left = self._idle_since + period - self._seconds()
+        if left > 0:
+            self._idle_timer = self.callLater(left, self._idle_check)
+            return
+        self.timeoutConnection()
 
     def writeHeaders(
         self, version: bytes, code: bytes, reason: bytes, headers: Headers | Iterable[Any]
     ) -> None:
-        """Write an answer's head, with the two fields every answer of the service carries.
+        """Write an answer's head, with the fields every answer of the service carries.
 
-        ``X-Content-Type-Options: nosniff`` always, and ``Cache-Control:
-        no-store`` unless the resource chose a ``Cache-Control`` (answers are
-        live state, some of it for the token's holder only). Written here,
+        ``Server`` and ``Date`` (which Twisted sets on each request's headers
+        and the request's ``process`` here leaves to this method), unless the
+        resource set them; ``X-Content-Type-Options: nosniff`` always, and
+        ``Cache-Control: no-store`` unless the resource chose a
+        ``Cache-Control`` (answers are live state, some of it for the token's
+        holder only). Written here,
         once, instead of set on each request's headers: no resource can
         forget them, and ``setHeader`` cost more than the rest of some
         answers. An answer that says ``Connection: close`` is noted here
@@ -195,14 +254,22 @@ class WebServiceChannel(HTTPChannel):
             for name, value in pairs:
                 headers.addRawHeader(name, value)
         head = [version, b" ", code, b" ", reason, b"\r\n"]
-        cache_control = False
+        cache_control = server_field = date = False
         for name, values in headers.getAllRawHeaders():
             if name == b"Cache-Control":
                 cache_control = True
             elif name == b"Connection" and _says_close(values):
                 self.persistent = False
+            elif name == b"Server":
+                server_field = True
+            elif name == b"Date":
+                date = True
             for value in values:
                 head.extend((name, b": ", value, b"\r\n"))
+        if not server_field:
+            head.append(_SERVER_FIELD)
+        if not date:
+            head.append(_date_field())
         if not cache_control:
             head.append(b"Cache-Control: no-store\r\n")
         head.append(b"X-Content-Type-Options: nosniff\r\n\r\n")
@@ -475,6 +542,21 @@ def _guarded_fields(headers: Headers) -> tuple[_Fields, _Fields, _Fields, _Field
         elif name == b"Origin":
             origins = values
     return hosts, origins, authorization, content_types
+
+
+#: The ``Date`` field line and the second it was made in: HTTP dates have one-second
+#: resolution, and formatting one cost as much as the rest of the head.
+_date_line: tuple[int, bytes] = (-1, b"")
+
+
+def _date_field() -> bytes:
+    global _date_line
+    now = int(time.time())
+    second, line = _date_line
+    if second != now:
+        line = b"Date: " + datetimeToString(now) + b"\r\n"
+        _date_line = (now, line)
+    return line
 
 
 def _no_content(request: Request) -> int:
