@@ -351,6 +351,12 @@ class _GuardedPlugin:
     def __repr__(self) -> str:
         return f"<guarded plugin {self.__name__}>"
 
+    def __dir__(self) -> list[str]:
+        # pluggy looks for implementations under every name ``dir()`` gives,
+        # each with ``inspect.getattr_static``: the hooks only, not the ~30
+        # names every object has (most of start-up with many plugins).
+        return [name for name in vars(self) if name != "__name__"]
+
 
 def _guard_call(
     func: Callable[..., Any],
