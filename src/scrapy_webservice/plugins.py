@@ -225,6 +225,7 @@ class Plugins:
                 )
             setattr(guarded, hookspecs.PROJECT_NAME + "_impl", opts)
             setattr(proxy, attr, guarded)
+            proxy.hook_attributes.append(attr)
         return proxy
 
     def _recorder(self, name: str, hook_name: str) -> Callable[[Any], None] | None:
@@ -347,6 +348,8 @@ class _GuardedPlugin:
 
     def __init__(self, name: str) -> None:
         self.__name__ = name
+        #: The names of the guarded hook implementations set on this stand-in.
+        self.hook_attributes: list[str] = []
 
     def __repr__(self) -> str:
         return f"<guarded plugin {self.__name__}>"
@@ -355,7 +358,7 @@ class _GuardedPlugin:
         # pluggy looks for implementations under every name ``dir()`` gives,
         # each with ``inspect.getattr_static``: the hooks only, not the ~30
         # names every object has (most of start-up with many plugins).
-        return [name for name in vars(self) if name != "__name__"]
+        return list(self.hook_attributes)
 
 
 def _guard_call(
