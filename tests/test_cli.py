@@ -156,12 +156,14 @@ def test_one_exit_code_table_in_help_and_docs():
 
 
 def test_a_reader_that_closes_the_pipe_gets_no_traceback():
-    # argparse's own --help swallows the error (exit 0); scrapy-ws's output exits 141.
-    for args, code in (
-        (["help"], cli.EXIT_BROKEN_PIPE),
-        (["completion", "bash"], cli.EXIT_BROKEN_PIPE),
-        (["--help"], 0),
-        (["status", "--help"], 0),
+    # scrapy-ws's own output exits 141. argparse's --help swallows the error
+    # on newer Pythons (exit 0); on 3.10 the error reaches scrapy-ws (141).
+    argparse_help = {0, cli.EXIT_BROKEN_PIPE}
+    for args, codes in (
+        (["help"], {cli.EXIT_BROKEN_PIPE}),
+        (["completion", "bash"], {cli.EXIT_BROKEN_PIPE}),
+        (["--help"], argparse_help),
+        (["status", "--help"], argparse_help),
     ):
         read, write = os.pipe()
         os.close(read)  # closed before the first write
@@ -176,7 +178,8 @@ def test_a_reader_that_closes_the_pipe_gets_no_traceback():
             )
         finally:
             os.close(write)
-        assert (result.returncode, result.stderr) == (code, ""), args
+        assert result.returncode in codes, (args, result.returncode)
+        assert result.stderr == "", args
 
 
 def test_a_pipe_closed_after_the_first_line_gets_no_traceback():
