@@ -196,7 +196,7 @@ class WebServiceChannel(HTTPChannel):
     #: The last activity (the reactor's clock) the idle timeout counts from.
     _idle_since: float = 0.0
 
-    def setTimeout(self, period: float | None) -> float | None:  # type: ignore[override]
+    def setTimeout(self, period: int | None) -> int | None:
         """Twisted's idle timeout, without a timer cancelled and armed again per request.
 
         HTTPChannel sets the idle timeout aside while it answers a request
