@@ -152,6 +152,19 @@ def test_bad_answers_fail_with_the_hooks_message(tmp_path, answers, message):
     assert list(tmp_path.iterdir()) == [], "nothing is generated"
 
 
+def build_core_wheel(directory: Path) -> Path:
+    """A wheel of this clone's core (`pip wheel --no-deps`), built into ``directory``."""
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(directory), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    [wheel] = directory.glob("scrapy_webservice-*.whl")
+    return wheel
+
+
 def test_the_template_is_neither_collected_nor_packaged(tmp_path):
     collected = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
@@ -162,15 +175,7 @@ def test_the_template_is_neither_collected_nor_packaged(tmp_path):
     )
     assert "tests/test_template.py" in collected.stdout
     assert "cookiecutter-resource" not in collected.stdout
-    wheel = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert wheel.returncode == 0, wheel.stderr
-    [built] = tmp_path.glob("scrapy_webservice-*.whl")
-    names = zipfile.ZipFile(built).namelist()
+    names = zipfile.ZipFile(build_core_wheel(tmp_path)).namelist()
     assert any(name.startswith("scrapy_webservice/") for name in names)
     assert not [name for name in names if "cookiecutter" in name or "test_plugin" in name]
 
@@ -290,15 +295,7 @@ def test_a_wrong_variable_is_named(tmp_path, value):
 @pytest.mark.integration
 def test_a_wheel_of_the_core_is_installed(tmp_path):
     """SCRAPY_WEBSERVICE naming a wheel built from a clone (`pip wheel`)."""
-    wheels = tmp_path / "wheels"
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert built.returncode == 0, built.stderr
-    [wheel] = wheels.glob("scrapy_webservice-*.whl")
+    wheel = build_core_wheel(tmp_path / "wheels")
     project = render(tmp_path)
     # Only the core is checked here: stop ci.sh after it by making the plugin's install fail.
     (project / "pyproject.toml").write_text("not toml [")
