@@ -104,8 +104,9 @@ async def test_root_lists_resources_in_order(serve):
     assert reply.status == 200
     assert reply.headers["content-type"] == "application/json"
     names = reply.json["resources"]
-    assert names[:6] == ["crawler", "stats", "enginestatus", "events", "plugins", "health"]
-    assert names[6:] == ["plain", "later", "coro", "boom", "missing", "counter"]
+    builtins = ["crawler", "stats", "enginestatus", "events", "plugins", "health", "memory", "log"]
+    assert names[:8] == builtins
+    assert names[8:] == ["plain", "later", "coro", "boom", "missing", "counter"]
 
 
 @pytest_twisted.ensureDeferred

@@ -58,7 +58,16 @@ def test_seed_commands_through_scrapy_ws(slow_shop, crawls, tmp_path, runtime_di
     available = scrapy_ws("list-available")
     assert available.stdout.split() == ["demo", "demo2"]
     resources = scrapy_ws("list-resources").stdout.split()
-    assert resources == ["crawler", "stats", "enginestatus", "events", "plugins", "health"]
+    assert resources == [
+        "crawler",
+        "stats",
+        "enginestatus",
+        "events",
+        "plugins",
+        "health",
+        "memory",
+        "log",
+    ]
     global_stats = scrapy_ws("get-global-stats").stdout
     assert "start_time" in global_stats
     spider_stats = json.loads(scrapy_ws("--json", "get-spider-stats", "demo").stdout)

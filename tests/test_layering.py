@@ -250,5 +250,6 @@ def test_docs_name_nothing_the_api_lacks():
     assert first_cell_names(crawl_table) <= public_members(Crawl) | {
         "id",
         "spider_name",
+        "downloader",
         "crawler",
     }

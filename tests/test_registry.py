@@ -106,7 +106,16 @@ def test_two_resources_with_one_name_is_an_error_naming_both():
 
 def test_builtins_are_mounted_by_default():
     names = [r.ws_name for r in build_resources(config(), get_crawler())]
-    assert sorted(names) == ["crawler", "enginestatus", "events", "health", "plugins", "stats"]
+    assert sorted(names) == [
+        "crawler",
+        "enginestatus",
+        "events",
+        "health",
+        "log",
+        "memory",
+        "plugins",
+        "stats",
+    ]
 
 
 def test_none_in_settings_drops_a_builtin():

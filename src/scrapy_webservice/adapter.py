@@ -16,6 +16,8 @@ returns plain values; none is part of the public API.
 from __future__ import annotations
 
 import logging
+import weakref
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,16 +26,26 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
 __all__ = [
+    "autothrottle_of",
     "close_spider",
     "crawl_state",
+    "default_slot_delay",
+    "downloader_of",
     "downloading",
     "enabled_extensions",
     "engine_of",
     "engine_status",
+    "guard_slot",
+    "guard_slot_concurrency",
     "in_flight_requests",
     "project_spider_names",
     "resume",
+    "scheduler_queues",
     "scheduler_size",
+    "set_autothrottle_listening",
+    "set_default_slot_delay",
+    "slot_facts",
+    "slot_jitter",
     "spider_of",
 ]
 
@@ -89,14 +101,33 @@ def crawl_state(engine: Any) -> str:
     return "running"
 
 
-def scheduler_size(engine: Any) -> int | None:
-    """Requests waiting in the scheduler; ``None`` when the scheduler cannot tell."""
+def _scheduler(engine: Any) -> Any:
     scheduler = getattr(engine, "scheduler", None)  # public from Scrapy 2.19
     if scheduler is None:
         scheduler = getattr(_slot(engine), "scheduler", None)
+    return scheduler
+
+
+def scheduler_size(engine: Any) -> int | None:
+    """Requests waiting in the scheduler; ``None`` when the scheduler cannot tell."""
+    scheduler = _scheduler(engine)
     if scheduler is None or not hasattr(scheduler, "__len__"):
         return None
     return len(scheduler)
+
+
+def scheduler_queues(engine: Any) -> dict[str, int]:
+    """Requests waiting in Scrapy's scheduler by queue: ``memory``, and ``disk`` with JOBDIR.
+
+    Empty for a scheduler that is not Scrapy's (or keeps other queues).
+    """
+    scheduler = _scheduler(engine)
+    queues: dict[str, int] = {}
+    for name, attribute in (("memory", "mqs"), ("disk", "dqs")):
+        queue = getattr(scheduler, attribute, None)
+        if queue is not None and hasattr(queue, "__len__"):
+            queues[name] = len(queue)
+    return queues
 
 
 def downloading(engine: Any) -> int:
@@ -151,3 +182,137 @@ def project_spider_names(crawler: Crawler) -> list[str]:
 
         return sorted(SpiderLoader.from_settings(crawler.settings.frozencopy()).list())
     return sorted(get_spider_loader(crawler.settings).list())
+
+
+# -- the downloader ---------------------------------------------------------------------
+
+
+def downloader_of(crawler: Crawler) -> Any:
+    """The crawler's downloader (its ``slots``, ``total_concurrency``, ``per_slot_settings``)."""
+    engine = engine_of(crawler)
+    return None if engine is None else engine.downloader
+
+
+def slot_facts(slot: Any, now: float) -> dict[str, Any]:
+    """What the telnet console's ``est()`` shows of one downloader slot, as data."""
+    lastseen = float(getattr(slot, "lastseen", 0) or 0)
+    return {
+        "active": len(slot.active),
+        "queued": len(slot.queue),
+        "transferring": len(slot.transferring),
+        "concurrency": slot.concurrency,
+        "delay": slot.delay,
+        "jitter": slot_jitter(slot),
+        "idle_seconds": round(now - lastseen, 3) if lastseen else None,
+    }
+
+
+def slot_jitter(slot: Any) -> float:
+    """How much a slot's delay varies (0.5 = +/-50%); Scrapy < 2.19 had a bool for it."""
+    jitter = getattr(slot, "jitter", None)
+    if jitter is None:
+        return 0.5 if getattr(slot, "randomize_delay", False) else 0.0
+    return float(jitter)
+
+
+def default_slot_delay(crawler: Crawler) -> float:
+    """The delay Scrapy gives a downloader slot it creates now (AutoThrottle's start delay)."""
+    downloader = downloader_of(crawler)
+    if hasattr(downloader, "_delay"):  # Scrapy >= 2.19 keeps it on the downloader
+        return float(downloader._delay)
+    spider = spider_of(crawler)
+    if spider is not None and hasattr(spider, "download_delay"):  # Scrapy < 2.19
+        return float(spider.download_delay)
+    return crawler.settings.getfloat("DOWNLOAD_DELAY")
+
+
+def set_default_slot_delay(crawler: Crawler, delay: float) -> None:
+    """Make Scrapy create later downloader slots with ``delay``, as AutoThrottle does."""
+    downloader = downloader_of(crawler)
+    if hasattr(downloader, "_delay"):
+        downloader._delay = delay
+    else:  # Scrapy < 2.19 reads the spider's attribute for every new slot
+        spider = spider_of(crawler)
+        if spider is not None:
+            spider.download_delay = delay
+
+
+def autothrottle_of(crawler: Crawler) -> Any:
+    """The crawler's AutoThrottle extension, or ``None`` when it was not loaded."""
+    from scrapy.extensions.throttle import AutoThrottle
+
+    return next((e for e in enabled_extensions(crawler) if isinstance(e, AutoThrottle)), None)
+
+
+def set_autothrottle_listening(crawler: Crawler, throttle: Any, listening: bool) -> None:
+    """Connect AutoThrottle's response handler, or disconnect it: that is what it does."""
+    from scrapy import signals
+
+    handler = throttle._response_downloaded
+    if listening:
+        crawler.signals.connect(handler, signal=signals.response_downloaded)
+    else:
+        crawler.signals.disconnect(handler, signal=signals.response_downloaded)
+
+
+class _Transferring(set):  # type: ignore[type-arg]
+    """A slot's ``transferring``, counting the requests dispatched but not started yet.
+
+    Scrapy 2.19 starts each download as an asyncio task: the request joins
+    ``transferring`` only when the task first runs, so the loop that takes
+    requests off a slot's queue while ``free_transfer_slots()`` is positive
+    takes them all (a slot of concurrency 1 was seen with 6 transferring,
+    ``CONCURRENT_REQUESTS_PER_DOMAIN = 1`` alike). Counted here, the limit
+    holds. On older Scrapy the download starts at once and this changes nothing.
+    """
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__(items)
+        self.starting: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def add(self, request: Any) -> None:
+        self.starting.discard(request)
+        super().add(request)
+
+    def __len__(self) -> int:
+        return super().__len__() + len(self.starting)
+
+
+class _Queue(deque):  # type: ignore[type-arg]
+    """A slot's queue that tells its ``_Transferring`` which request left for a download."""
+
+    def __init__(self, items: Any, transferring: _Transferring) -> None:
+        super().__init__(items)
+        self.transferring = transferring
+
+    def popleft(self) -> Any:
+        item = super().popleft()
+        self.transferring.starting.add(item[0])
+        return item
+
+
+class _GuardedSlots(dict):  # type: ignore[type-arg]
+    """The downloader's slots, each new one guarded as it is made."""
+
+    def __setitem__(self, key: str, slot: Any) -> None:
+        guard_slot(slot)
+        super().__setitem__(key, slot)
+
+
+def guard_slot(slot: Any) -> None:
+    """Make a slot's concurrency hold on every Scrapy version (see ``_Transferring``)."""
+    if isinstance(slot.transferring, _Transferring):
+        return
+    transferring = _Transferring(slot.transferring)
+    slot.transferring = transferring
+    slot.queue = _Queue(slot.queue, transferring)
+
+
+def guard_slot_concurrency(crawler: Crawler) -> None:
+    """Guard every slot of the crawl's downloader, and those it makes later."""
+    downloader = downloader_of(crawler)
+    if downloader is None or isinstance(downloader.slots, _GuardedSlots):
+        return
+    for slot in downloader.slots.values():
+        guard_slot(slot)
+    downloader.slots = _GuardedSlots(downloader.slots)

@@ -25,9 +25,11 @@ from scrapy import signals
 from . import adapter
 from .errors import AmbiguousSpider, NoSuchSpider
 from .monitor import CrawlMonitor
+from .tuning import DownloaderTuning
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from scrapy.http import Request
 
     from .events import EventBus
 
@@ -64,6 +66,8 @@ class Crawl:
         #: The spider's name (several crawls may share it).
         self.spider_name: str = monitor.spider_name
         self._monitor = monitor
+        #: The downloader's slots, delays and concurrency, read and tuned.
+        self.downloader = DownloaderTuning(crawler)
 
     def __repr__(self) -> str:
         return f"<Crawl {self.id} {self.state}>"
@@ -101,6 +105,11 @@ class Crawl:
         """Requests waiting in the scheduler; ``None`` if the scheduler cannot count them."""
         engine = adapter.engine_of(self.crawler)
         return None if engine is None else adapter.scheduler_size(engine)
+
+    def queues(self) -> dict[str, int]:
+        """Requests waiting by scheduler queue (``memory``, ``disk``); empty if it cannot tell."""
+        engine = adapter.engine_of(self.crawler)
+        return {} if engine is None else adapter.scheduler_queues(engine)
 
     @property
     def downloading(self) -> int:
@@ -159,6 +168,32 @@ class Crawl:
         """Fetch again, at once rather than at the engine's next heartbeat."""
         adapter.resume(adapter.engine_of(self.crawler))
         return self.state
+
+    def enqueue(self, requests: list[Request]) -> dict[str, int]:
+        """Schedule requests for the spider, as if its callbacks had returned them.
+
+        They go through the duplicates filter and the downloader middlewares,
+        not the spider middlewares. A paused crawl keeps them until it
+        resumes. Answers how many were scheduled and how many the duplicates
+        filter dropped.
+        """
+        engine = adapter.engine_of(self.crawler)
+        if engine is None or engine.spider is None:
+            raise NoSuchSpider(f"{self.id} is not crawling")
+        dropped: list[Request] = []
+
+        def count(request: Request, spider: Any) -> None:
+            dropped.append(request)
+
+        self.crawler.signals.connect(count, signal=signals.request_dropped)
+        try:
+            for request in requests:
+                engine.crawl(request)
+        finally:
+            self.crawler.signals.disconnect(count, signal=signals.request_dropped)
+        ours = {id(request) for request in requests}
+        duplicates = sum(1 for request in dropped if id(request) in ours)
+        return {"scheduled": len(requests) - duplicates, "duplicates": duplicates}
 
     def close(self, reason: str = CLOSE_REASON) -> None:
         """Close the spider with ``finish_reason`` = ``reason``, soon.

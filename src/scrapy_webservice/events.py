@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-__all__ = ["ErrorLogHandler", "Event", "EventBus", "Subscriber"]
+__all__ = ["Event", "EventBus", "LogEventHandler", "Subscriber"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,18 +100,50 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-class ErrorLogHandler(logging.Handler):
-    """Publishes ERROR (and worse) log records of the process as ``log`` events.
+class LogEventHandler(logging.Handler):
+    """Publishes log records of the process as ``log`` events.
 
+    ERROR and worse always; lower levels only while someone follows them
+    (:meth:`follow`, an ``/events?level=INFO`` client) and only what the
+    log itself produces (``floor``, Scrapy's ``LOG_LEVEL`` as
+    ``log.set_level`` left it): a follower never makes the crawl log more.
     Installed on the root logger while the service listens. Records from
     other threads are handed to the reactor thread, where the bus lives.
     """
 
-    def __init__(self, bus: EventBus, level: int = logging.ERROR) -> None:
-        super().__init__(level)
+    def __init__(self, bus: EventBus, floor: Any = None) -> None:
+        super().__init__(logging.ERROR)
         self.bus = bus
+        self.floor = floor if floor is not None else (lambda: logging.NOTSET)
+        self._followers: Counter[int] = Counter()
+        self.threshold = logging.ERROR
+
+    def follow(self, level: int) -> Any:
+        """Publish records from ``level`` up until the returned function is called."""
+        self._followers[level] += 1
+        self._update()
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            self._followers[level] -= 1
+            if self._followers[level] <= 0:
+                del self._followers[level]
+            self._update()
+
+        return release
+
+    def _update(self) -> None:
+        # The handler's own level: the logging module skips it for records below.
+        self.threshold = min([logging.ERROR, *self._followers])
+        self.setLevel(self.threshold)
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < logging.ERROR and record.levelno < self.floor():
+            return
         if record.name.startswith(__name__):
             return
         try:

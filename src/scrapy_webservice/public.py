@@ -18,10 +18,13 @@ import dataclasses
 import os
 import time
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from . import adapter
 from .crawls import Crawl
+from .logcontrol import level_number
+from .redaction import Redactor
 from .security import Access
 
 if TYPE_CHECKING:
@@ -48,6 +51,7 @@ class WebServiceAPI:
     def __init__(self, service: Service) -> None:
         self._service = service
         self._config: WebServiceConfig | None = None
+        self._redactor: Redactor | None = None
 
     # -- the running crawls -----------------------------------------------------------
 
@@ -106,6 +110,24 @@ class WebServiceAPI:
         """True once the service is stopping: new subscriptions end at once."""
         return self._service.events.closed
 
+    def follow_log(self, level: str) -> Callable[[], None]:
+        """Publish ``log`` events from ``level`` up until the returned function is called.
+
+        ERROR records are always published; lower ones only while followed,
+        and never below what the log writes (``set_log_level`` changes that).
+        """
+        return cast("Callable[[], None]", self._service.log.handler.follow(level_number(level)))
+
+    # -- the log --------------------------------------------------------------------------
+
+    def log_level(self, logger: str | None = None) -> dict[str, Any]:
+        """The level the log writes from, crawl-wide or for one existing logger."""
+        return self._service.log.level(logger)
+
+    def set_log_level(self, level: str, logger: str | None = None) -> dict[str, Any]:
+        """Write records from ``level`` up, crawl-wide or for one logger, from now on."""
+        return self._service.log.set_level(level, logger)
+
     # -- the service's facts --------------------------------------------------------------
 
     @property
@@ -150,6 +172,25 @@ class WebServiceAPI:
     def access(self, request: Request) -> Access:
         """What the current request's token allows (checked by the service before any resource)."""
         return getattr(request, "webservice_access", Access.NONE)
+
+    def redact(self, value: Any, name: str | None = None) -> Any:
+        """``value`` as a client may see it: plain JSON types, secrets replaced.
+
+        ``"<redacted>"`` whole when ``name`` looks secret (it contains TOKEN,
+        PASSWORD, SECRET, KEY, AUTH or CREDENTIAL, or is listed in
+        ``WEBSERVICE_SETTINGS_REDACT``); otherwise the service's tokens and
+        the user info of URLs are replaced wherever they occur, nested keys
+        that look secret are redacted, and other objects become text.
+        """
+        if self._redactor is None:
+            config = self._service.config
+            tokens = [
+                t.reveal()
+                for t in (self._service.token, config.token, config.readonly_token)
+                if t is not None
+            ]
+            self._redactor = Redactor(config.settings_redact, tokens)
+        return self._redactor.value(value, name)
 
     def dumps(self, obj: Any) -> str:
         """JSON text of ``obj``, as the service encodes answers (plugins' ``json_default``)."""

@@ -21,7 +21,8 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from . import consoles
 from .crawls import CrawlRegistry
 from .encoding import WebServiceJSONEncoder, dumps, strict_encoder
-from .events import ErrorLogHandler, EventBus
+from .events import EventBus
+from .logcontrol import LogControl
 from .plugins import Plugins
 from .public import WebServiceAPI, bind
 from .registry import RegistryError, build_resources
@@ -92,7 +93,8 @@ class Service:
         self.crawls = CrawlRegistry(self.events, config.rates_interval)
         #: What resources and plugins see of this service.
         self.api = WebServiceAPI(self)
-        self._log_handler = ErrorLogHandler(self.events)
+        #: The log's levels, and its records as ``log`` events.
+        self.log = LogControl(self.events)
         self._encoder: WebServiceJSONEncoder | None = None
 
     # -- crawlers ----------------------------------------------------------
@@ -167,7 +169,7 @@ class Service:
         assert url is not None  # listening
         logger.info("Web service listening on %s", url.rstrip("/"), extra={"crawler": crawler})
         self.started_at = time.time()
-        logging.getLogger().addHandler(self._log_handler)
+        logging.getLogger().addHandler(self.log.handler)
         self._write_discovery_file(crawler)
         self.plugins.call("service_started", service=self.api)
 
@@ -300,7 +302,7 @@ class Service:
             _process_service = None
         if port is None:
             return None
-        logging.getLogger().removeHandler(self._log_handler)
+        logging.getLogger().removeHandler(self.log.handler)
         self.crawls.stop()
         self.events.close()
         stopped = port.stopListening()

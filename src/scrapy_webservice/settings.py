@@ -46,6 +46,8 @@ WEBSERVICE_RESOURCES_BASE: dict[str, int | None] = {
     "scrapy_webservice.resources.events.EventsResource": 1,
     "scrapy_webservice.resources.plugins.PluginsResource": 1,
     "scrapy_webservice.resources.health.HealthResource": 1,
+    "scrapy_webservice.resources.memory.MemoryResource": 1,
+    "scrapy_webservice.resources.log.LogResource": 1,
 }
 
 #: Reads setting ``name`` from the settings (``default`` when it is not set)
@@ -296,7 +298,8 @@ SETTINGS: tuple[Setting, ...] = (
         WEBSERVICE_RESOURCES_BASE,
         mapping,
         "resources_base",
-        "`crawler`, `stats`, `enginestatus`, `events`, `plugins`, `health`, each at order 1",
+        "`crawler`, `stats`, `enginestatus`, `events`, `plugins`, `health`, `memory`, `log`,"
+        " each at order 1",
         default_doc="the built-ins",
     ),
     Setting(
@@ -448,6 +451,21 @@ SETTINGS: tuple[Setting, ...] = (
         "PEM private key file of that certificate",
     ),
     Setting(
+        "WEBSERVICE_ENQUEUE_SCHEMES",
+        None,
+        optional_strings,
+        "enqueue_schemes",
+        "URL schemes `crawler/scheduler.enqueue` accepts;"
+        " unset: every scheme Scrapy downloads except `file`",
+    ),
+    Setting(
+        "WEBSERVICE_SETTINGS_REDACT",
+        [],
+        strings,
+        "settings_redact",
+        "more setting names whose values `crawler/settings` answers as `<redacted>`",
+    ),
+    Setting(
         "WEBSERVICE_UNIX_SOCKET",
         None,
         optional_path,
@@ -513,6 +531,8 @@ class WebServiceConfig:
     response_timeout: float
     tls_certificate: str | None
     tls_key: str | None
+    enqueue_schemes: tuple[str, ...] | None
+    settings_redact: tuple[str, ...]
     unix_socket: str | None
 
     @classmethod

@@ -10,6 +10,8 @@ from .crawler import CrawlerResource
 from .enginestatus import EngineStatusResource
 from .events import EventsResource
 from .health import HealthResource
+from .log import LogResource
+from .memory import MemoryResource
 from .plugins import PluginsResource
 from .stats import StatsResource
 
@@ -18,6 +20,8 @@ __all__ = [
     "EngineStatusResource",
     "EventsResource",
     "HealthResource",
+    "LogResource",
+    "MemoryResource",
     "PluginsResource",
     "StatsResource",
 ]

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import CLOSE_REASON, Crawl, JsonRpcResource, WebServiceAPI, control, data, readonly
+from .crawlsettings import SettingsFacade
+from .downloader import DownloaderFacade
+from .scheduler import SchedulerFacade
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -95,9 +98,12 @@ class SpidersFacade:
 class CrawlerFacade:
     """``crawler``: the seed's crawler resource, over every crawl of the process."""
 
-    def __init__(self, api: WebServiceAPI) -> None:
+    def __init__(self, api: WebServiceAPI, crawler: Crawler) -> None:
         self.engine = EngineFacade(api)
         self.spiders = SpidersFacade(api)
+        self.downloader = DownloaderFacade(api)
+        self.scheduler = SchedulerFacade(api)
+        self.settings = SettingsFacade(api, crawler)
         self._api = api
 
     @data
@@ -107,10 +113,11 @@ class CrawlerFacade:
 
 
 class CrawlerResource(JsonRpcResource):
-    """``crawler``, ``crawler/engine``, ``crawler/spiders``, ``crawler/extensions``."""
+    """``crawler`` and its children: ``engine``, ``spiders``, ``extensions``,
+    ``downloader``, ``scheduler``, ``settings``."""
 
     ws_name = "crawler"
-    exposed = frozenset({"engine", "spiders", "extensions"})
+    exposed = frozenset({"engine", "spiders", "extensions", "downloader", "scheduler", "settings"})
 
     def __init__(self, crawler: Crawler, target: Any = None) -> None:
         super().__init__(crawler, target)
@@ -118,5 +125,5 @@ class CrawlerResource(JsonRpcResource):
 
     def get_target(self) -> CrawlerFacade:
         if self._facade is None:
-            self._facade = CrawlerFacade(self.api)
+            self._facade = CrawlerFacade(self.api, self.crawler)
         return self._facade

@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 KEEPALIVE = 15.0
 #: Milliseconds a browser's EventSource waits before it reconnects.
 RETRY_MS = 2000
+#: The log levels a client may ask for, lowest first.
+LEVEL_NAMES = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @implementer(IPushProducer)
@@ -50,12 +52,15 @@ class EventStream:
         spiders: frozenset[str] | None = None,
         names: frozenset[str] | None = None,
         encode: Any = None,
+        log_level: int = logging.ERROR,
     ) -> None:
         self.request = request
         self.max_buffer = max_buffer
         self.spiders = spiders
         self.names = names
         self.encode = encode
+        #: ``log`` events below this level are not for this client.
+        self.log_level = log_level
         self.paused = False
         self.closed = False
         self.pending: deque[bytes] = deque()
@@ -64,6 +69,8 @@ class EventStream:
 
     def wants(self, event: Event) -> bool:
         if self.names is not None and event.name not in self.names:
+            return False
+        if event.name == "log" and _level(event.data.get("level")) < self.log_level:
             return False
         spider = event.data.get("spider")
         if self.spiders is None or spider is None:
@@ -184,6 +191,7 @@ class EventsResource(JsonResource):
                     f"Too many event stream clients (WEBSERVICE_EVENTS_MAX_CLIENTS ="
                     f" {config.events_max_clients})",
                 )
+            log_level = _log_level(request)
         except HttpError as exc:
             return self._error(request, exc)
         stream = EventStream(
@@ -192,7 +200,11 @@ class EventsResource(JsonResource):
             spiders=_arg_set(request, b"spider"),
             names=_arg_set(request, b"events"),
             encode=self._encode_event,
+            log_level=log_level,
         )
+        if log_level < logging.ERROR:
+            release = api.follow_log(logging.getLevelName(log_level))
+            stream.on_close.append(lambda _: release())
         self._open(stream, api, _last_event_id(request))
         return NOT_DONE_YET
 
@@ -249,6 +261,25 @@ def _arg_set(request: Request, name: bytes) -> frozenset[str] | None:
         if part.strip()
     }
     return frozenset(names) or None
+
+
+#: The levels ``?level=`` takes, by name.
+LOG_LEVELS = {name: logging.getLevelName(name) for name in LEVEL_NAMES}
+
+
+def _level(name: Any) -> int:
+    return LOG_LEVELS.get(name, logging.CRITICAL) if isinstance(name, str) else logging.CRITICAL
+
+
+def _log_level(request: Request) -> int:
+    """``?level=INFO``: the lowest level of ``log`` events wanted (ERROR when absent)."""
+    values = request.args.get(b"level") if request.args else None
+    if not values:
+        return logging.ERROR
+    name = values[-1].decode("utf-8", "replace").strip().upper()
+    if name not in LOG_LEVELS:
+        raise HttpError(400, f"level must be one of {', '.join(LEVEL_NAMES)}, got {name[:30]!r}")
+    return LOG_LEVELS[name]
 
 
 def _last_event_id(request: Request) -> int | None:
