@@ -217,3 +217,84 @@ async def test_discovery_files_attach_without_flags(webservice_crawl, mcp_server
             result = await session.call_tool("stats_get_stats", {})
             assert result.is_error
             assert "may have ended" in text_of(result)
+
+
+#: The telnet console's jobs (docs/resources.md), each a tool by itself through rpc.discover.
+JOB_READ_TOOLS = {
+    "crawler_downloader_slots",
+    "crawler_downloader_autothrottle",
+    "crawler_scheduler_size",
+    "crawler_settings_get",
+    "crawler_settings_names",
+    "memory_usage",
+    "memory_live_refs",
+    "memory_oldest",
+    "log_get_level",
+}
+JOB_CONTROL_TOOLS = {
+    "crawler_downloader_set_delay",
+    "crawler_downloader_set_concurrency",
+    "crawler_downloader_set_total_concurrency",
+    "crawler_downloader_reset",
+    "crawler_downloader_set_autothrottle",
+    "crawler_scheduler_enqueue",
+    "memory_collect",
+    "log_set_level",
+}
+
+
+async def test_the_telnet_jobs_are_tools_with_their_schemas(webservice_crawl, mcp_server):
+    crawl = webservice_crawl(
+        products=600, delay=0.3, settings={"WEBSERVICE_READONLY_TOKEN": READONLY_TOKEN}
+    )
+    with anyio.fail_after(TEST_TIMEOUT):
+        client = await started(crawl)
+        async with mcp_server("--url", client.url, f"--token={client.token}", "mcp") as session:
+            tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+            assert set(tools) >= JOB_READ_TOOLS | JOB_CONTROL_TOOLS
+            for name in JOB_READ_TOOLS:
+                assert tools[name].annotations.read_only_hint is True, name
+            for name in JOB_CONTROL_TOOLS:
+                assert tools[name].annotations.read_only_hint is False, name
+            set_delay = tools["crawler_downloader_set_delay"].input_schema
+            assert set(set_delay["properties"]) == {"spider", "delay", "slot"}
+            assert set_delay["required"] == ["spider", "delay"]
+            assert set_delay["properties"]["delay"]["type"] == "number"
+            enqueue = tools["crawler_scheduler_enqueue"]
+            assert enqueue.input_schema["properties"]["urls"]["type"] == "array"
+            assert enqueue.input_schema["properties"]["urls"]["items"] == {"type": "string"}
+            assert set(enqueue.input_schema["required"]) == {"spider", "urls"}
+            assert "callback" in enqueue.description
+
+            # The tools answer what the service answers.
+            slots = await wait_for_tool(
+                session,
+                "crawler_downloader_slots",
+                {"spider": "demo"},
+                lambda s: s["slots"],
+                "a downloader slot",
+            )
+            assert slots["slots"][0]["key"] == "127.0.0.1"
+            tuned = await call_ok(
+                session, "crawler_downloader_set_delay", {"spider": "demo", "delay": 0.5}
+            )
+            assert tuned["default_delay"] == 0.5
+            direct = await anyio.to_thread.run_sync(
+                client.call, "crawler/downloader", "slots", "demo"
+            )
+            assert direct["default_delay"] == 0.5
+            refs = await call_ok(session, "memory_live_refs")
+            assert "Request" in {row["class"] for row in refs}
+            message = await call_error(
+                session,
+                "crawler_scheduler_enqueue",
+                {"spider": "demo", "urls": ["file:///etc/passwd"]},
+            )
+            assert "-32602" in message
+            assert "file" in message
+
+        # The read-only token: the job's read tools only.
+        async with mcp_server("--url", client.url, f"--token={READONLY_TOKEN}", "mcp") as session:
+            names = await tool_names(session)
+            assert names >= JOB_READ_TOOLS
+            assert not names & JOB_CONTROL_TOOLS
