@@ -153,12 +153,13 @@ def close_spider(crawler: Crawler, reason: str) -> Deferred[Any] | None:
     engine = engine_of(crawler)
     if engine is None or engine.spider is None:
         return None
+    # Read before closing: Scrapy < 2.14 may close at once and forget the spider.
+    name = engine.spider.name
     close_async = getattr(engine, "close_spider_async", None)
     if close_async is not None:
         d: Deferred[Any] = deferred_from_coro(close_async(reason=reason))
     else:  # Scrapy < 2.14
         d = engine.close_spider(engine.spider, reason)
-    name = engine.spider.name
     d.addErrback(
         lambda failure: logger.error(
             "Closing spider %s failed: %s", name, failure.getErrorMessage()
