@@ -74,3 +74,78 @@ async def test_the_adapter_reads_and_steers_a_real_engine():
     assert crawler.stats.get_value("finish_reason") == "closed_by_test"
     assert adapter.close_spider(crawler, "again") is None
     assert adapter.spider_of(crawler) is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_downloader_and_scheduler_are_read_and_tuned_on_a_real_engine():
+    from scrapy import signals
+
+    shop_port, shop_url = listen(products=200, delay=0.1)
+    crawler = get_crawler(
+        DemoSpider,
+        {
+            "CONCURRENT_REQUESTS": 8,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 1,
+            "ROBOTSTXT_OBEY": False,
+            "AUTOTHROTTLE_ENABLED": True,
+            "AUTOTHROTTLE_START_DELAY": 0.0,
+            "SPIDER_MODULES": ["scrapy_webservice.demo.spiders"],
+            "TELNETCONSOLE_ENABLED": False,
+        },
+    )
+    peak = [0]
+
+    def probe(**_: object) -> None:
+        for slot in adapter.downloader_of(crawler).slots.values():
+            peak[0] = max(peak[0], len(slot.transferring))
+
+    try:
+        done = crawler.crawl(url=shop_url)
+        await wait_for(lambda: adapter.spider_of(crawler) is not None)
+        engine = adapter.engine_of(crawler)
+        downloader = adapter.downloader_of(crawler)
+        # Guarded before the first slot is made: the limit of 1 holds for every request.
+        adapter.guard_slot_concurrency(crawler)
+        crawler.signals.connect(probe, signal=signals.request_reached_downloader)
+        crawler.signals.connect(probe, signal=signals.response_downloaded)
+        await wait_for(lambda: (adapter.scheduler_size(engine) or 0) > 4)
+        queues = adapter.scheduler_queues(engine)
+        assert set(queues) == {"memory"}
+        assert 0 < queues["memory"] <= adapter.scheduler_size(engine)
+
+        await wait_for(lambda: "127.0.0.1" in downloader.slots)
+        slot = downloader.slots["127.0.0.1"]
+        facts = adapter.slot_facts(slot, 0.0)
+        assert set(facts) == {
+            "active",
+            "queued",
+            "transferring",
+            "concurrency",
+            "delay",
+            "jitter",
+            "idle_seconds",
+        }
+        assert facts["concurrency"] == 1
+        assert adapter.slot_jitter(slot) == 0.5  # RANDOMIZE_DOWNLOAD_DELAY's default
+
+        adapter.set_default_slot_delay(crawler, 0.75)
+        assert adapter.default_slot_delay(crawler) == 0.75
+
+        throttle = adapter.autothrottle_of(crawler)
+        assert throttle is not None
+        adapter.set_autothrottle_listening(crawler, throttle, False)
+        slot.delay = 0.0
+        pages = crawler.stats.get_value("response_received_count", 0)
+        await wait_for(lambda: crawler.stats.get_value("response_received_count", 0) > pages + 3)
+        assert slot.delay == 0.0  # nothing adjusts it any more
+        adapter.set_autothrottle_listening(crawler, throttle, True)
+        pages = crawler.stats.get_value("response_received_count", 0)
+        await wait_for(lambda: crawler.stats.get_value("response_received_count", 0) > pages + 1)
+        assert slot.delay > 0.0  # AutoThrottle adjusts it again
+        assert peak[0] == 1
+
+        adapter.close_spider(crawler, "closed_by_test")
+        await done
+    finally:
+        await shop_port.stopListening()
+    assert adapter.autothrottle_of(get_crawler(DemoSpider, {})) is None

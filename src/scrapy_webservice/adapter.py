@@ -256,7 +256,7 @@ def set_autothrottle_listening(crawler: Crawler, throttle: Any, listening: bool)
         crawler.signals.disconnect(handler, signal=signals.response_downloaded)
 
 
-class _Transferring(set):  # type: ignore[type-arg]
+class _Transferring(set[Any]):
     """A slot's ``transferring``, counting the requests dispatched but not started yet.
 
     Scrapy 2.19 starts each download as an asyncio task: the request joins
@@ -279,7 +279,7 @@ class _Transferring(set):  # type: ignore[type-arg]
         return super().__len__() + len(self.starting)
 
 
-class _Queue(deque):  # type: ignore[type-arg]
+class _Queue(deque[Any]):
     """A slot's queue that tells its ``_Transferring`` which request left for a download."""
 
     def __init__(self, items: Any, transferring: _Transferring) -> None:
@@ -292,7 +292,7 @@ class _Queue(deque):  # type: ignore[type-arg]
         return item
 
 
-class _GuardedSlots(dict):  # type: ignore[type-arg]
+class _GuardedSlots(dict[str, Any]):
     """The downloader's slots, each new one guarded as it is made."""
 
     def __setitem__(self, key: str, slot: Any) -> None:

@@ -49,7 +49,7 @@ class SettingsFacade:
             "name": name,
             "set": True,
             "value": self._api.redact(settings[name], name),
-            "priority": _PRIORITY_NAMES.get(priority, priority),
+            "priority": _PRIORITY_NAMES.get(priority, priority) if priority is not None else None,
         }
 
     @readonly
