@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -146,7 +147,7 @@ async def test_live_refs_agree_with_trackref_and_oldest_names_a_tracked_request(
 
 @pytest_twisted.ensureDeferred
 async def test_set_level_changes_what_is_written_and_streamed(tmp_path):
-    async with crawling(tmp_path, LOG_LEVEL="INFO") as session:
+    async with crawling(tmp_path, products=2000, LOG_LEVEL="INFO") as session:
         if get_scrapy_root_handler() is None:  # get_crawler does not install Scrapy's handler
             from scrapy.utils.log import install_scrapy_root_handler
 
@@ -181,9 +182,16 @@ async def test_set_level_changes_what_is_written_and_streamed(tmp_path):
             logging.getLogger("scrapy.core.engine").info("info: streamed")
             await wait_for(lambda: any("info: streamed" in e["message"] for e in received))
             assert not any("back: not" in e["message"] for e in received[mark:])
+            assert service.log.handler.threshold == logging.DEBUG
         finally:
+            # Shut down: a thread still reads the stream, which keeps its socket open.
+            stream.sock.shutdown(socket.SHUT_RDWR)
             stream.close()
             await reader
+        # The client gone, records below ERROR are no longer published.
+        await wait_for(
+            lambda: service.log.handler.threshold == logging.ERROR, what="the follower released"
+        )
 
         # One logger only: the others stay at the crawl-wide level.
         one = await session.call("log", "set_level", "DEBUG", "scrapy.core.scraper")
@@ -209,9 +217,10 @@ def _open_stream(url: str, token: str) -> Any:
     conn.request(
         "GET", f"{parts.path}?{parts.query}", headers={"Authorization": f"Bearer {token}"}
     )
+    sock = conn.sock
     response = conn.getresponse()
     assert response.status == 200
-    response.conn = conn  # type: ignore[attr-defined]
+    response.sock = sock  # type: ignore[attr-defined]
     return response
 
 
