@@ -15,7 +15,7 @@ from typing import Any
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 READONLY = "read-only-" + "r" * 32
 #: Upper bound of every wait in these tests (seconds); none is expected to take long.
@@ -246,3 +246,211 @@ def test_watch_pause_resume_and_stop_a_real_crawl(browser, webservice_crawl, vie
         "the page to notice the end",
         lambda: "cannot reach" in driver.find_element(By.ID, "connection").text.lower(),
     )
+
+
+# -- the downloader, the scheduler, memory and the log ----------------------------------------
+
+#: The demo shop's downloader slot: its host.
+SLOT = "127.0.0.1"
+
+
+def shop_url(crawl) -> str:
+    """The demo shop's URL, as the crawl was given it (``-a url=...``)."""
+    return next(arg[4:] for arg in crawl.args if arg.startswith("url="))
+
+
+def access(driver) -> str:
+    """What the page found the token may do: control, read-only, unknown..."""
+    return driver.execute_script("return document.body.dataset.access || ''")
+
+
+def slot_cell(driver, field: str, slot: str = SLOT, spider: str = "demo") -> str:
+    return (
+        card(driver, spider)
+        .find_element(By.CSS_SELECTOR, f'tr[data-slot="{slot}"] [data-field="{field}"]')
+        .text
+    )
+
+
+def tool(driver, selector: str, spider: str = "demo"):
+    return card(driver, spider).find_element(By.CSS_SELECTOR, f".tools {selector}")
+
+
+def service_slots(client) -> dict[str, Any]:
+    return client.call("crawler/downloader", "slots", "demo")
+
+
+def log_lines(driver) -> list[tuple[str, str]]:
+    """(level, text) of each line of the log tail."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#log-lines li')]"
+        ".map(li => [li.dataset.level, li.textContent])"
+    )
+
+
+def assert_clean_console(driver) -> None:
+    logs = driver.get_log("browser")
+    assert not [e for e in logs if "Content Security Policy" in e["message"]], logs
+    assert not [e for e in logs if e["level"] == "SEVERE"], logs
+
+
+def test_slots_table_tuning_and_enqueue(browser, webservice_crawl, artifacts):
+    crawl = webservice_crawl(plugins=["dashboard"], products=3000, delay=0.3)
+    client = crawl.client
+    driver = browser(1280, 1000)
+    driver.get(f"{client.url}dashboard#token={client.token}")
+    wait_for("the demo spider", lambda: card(driver).is_displayed())
+    wait_for("the full token recognised", lambda: access(driver) == "control")
+
+    # The shop's slot, as the service has it.
+    wait_for("the shop's slot", lambda: slot_cell(driver, "key") == SLOT)
+    started = service_slots(client)
+    [slot] = [s for s in started["slots"] if s["key"] == SLOT]
+    assert slot_cell(driver, "concurrency") == str(slot["concurrency"])
+    assert slot_cell(driver, "delay") == "0 s"
+    for field in ("active", "queued", "transferring"):
+        assert number(slot_cell(driver, field)) >= 0
+    assert started["tuned"] is False
+    assert tool(driver, ".set-delay").is_displayed()
+    assert tool(driver, ".enqueue").is_displayed()
+    assert not visible(driver, "#access-note")
+
+    # A delay for every slot: the table shows it, and the service has it.
+    tool(driver, ".delay-input").send_keys("0.5")
+    tool(driver, ".set-delay").click()
+    wait_for("the new delay in the table", lambda: slot_cell(driver, "delay") == "0.5 s")
+    wait_for(
+        "the note of a tuned crawl",
+        lambda: "tuned" in card(driver).find_element(By.CSS_SELECTOR, ".slots-note").text,
+    )
+    tuned = service_slots(client)
+    assert tuned["tuned"] is True
+    assert tuned["default_delay"] == 0.5
+    assert {s["delay"] for s in tuned["slots"]} == {0.5}
+    assert "0.5" in tool(driver, ".tune-message").text
+
+    # Concurrency likewise, then reset: back to what the crawl started with.
+    tool(driver, ".concurrency-input").send_keys("2")
+    tool(driver, ".set-concurrency").click()
+    wait_for("the new concurrency in the table", lambda: slot_cell(driver, "concurrency") == "2")
+    assert {s["concurrency"] for s in service_slots(client)["slots"]} == {2}
+    driver.save_screenshot(str(artifacts / "dashboard-slots-tuned.png"))
+    tool(driver, ".reset").click()
+    wait_for("the delay reset in the table", lambda: slot_cell(driver, "delay") == "0 s")
+    assert slot_cell(driver, "concurrency") == str(slot["concurrency"])
+    reset = service_slots(client)
+    assert reset["tuned"] is False
+    assert reset["default_delay"] == started["default_delay"]
+
+    # Two URLs for parse_product, the same one twice: one scheduled, one duplicate.
+    url = f"{shop_url(crawl)}product/7?ref=dashboard"
+    tool(driver, ".enqueue-urls").send_keys(f"{url}\n\n{url}\n")
+    tool(driver, ".enqueue-callback").send_keys("parse_product")
+    tool(driver, ".enqueue-submit").click()
+    answer = wait_for(
+        "the enqueue counts",
+        lambda: "scheduled" in (text := tool(driver, ".enqueue-message").text) and text,
+    )
+    assert answer.startswith("1 scheduled, 1 duplicate"), answer
+    assert "parse_product" in answer
+    assert tool(driver, ".enqueue-urls").get_attribute("value") == ""
+
+    # A callback the spider does not have: the error lists those it has, as text.
+    tool(driver, ".enqueue-urls").send_keys(f"{shop_url(crawl)}product/8?ref=dashboard")
+    tool(driver, ".enqueue-callback").clear()
+    tool(driver, ".enqueue-callback").send_keys("<b>nope</b>")
+    tool(driver, ".enqueue-submit").click()
+    error = wait_for(
+        "the enqueue error",
+        lambda: "Could not" in (text := tool(driver, ".enqueue-message").text) and text,
+    )
+    assert "'<b>nope</b>' is not a callback" in error
+    assert "parse, parse_product" in error
+    assert tool(driver, ".enqueue-message").find_elements(By.CSS_SELECTOR, "*") == []
+    driver.save_screenshot(str(artifacts / "dashboard-enqueue.png"))
+    assert_clean_console(driver)
+
+
+def test_memory_panel_and_log_tail(browser, webservice_crawl, artifacts):
+    # Scrapy's LogStats writes an INFO record ("Crawled N pages ...") every second.
+    crawl = webservice_crawl(
+        plugins=["dashboard"], settings={"LOGSTATS_INTERVAL": 1}, products=3000, delay=0.3
+    )
+    client = crawl.client
+    crawl.wait_for(r"INFO: Crawled \d+ pages")
+    driver = browser(1280, 1000)
+    driver.get(f"{client.url}dashboard#token={client.token}")
+    wait_for("the demo spider", lambda: card(driver).is_displayed())
+
+    # Memory: RSS, and Scrapy's live requests.
+    wait_for(
+        "requests among the live references",
+        lambda: (
+            number(driver.find_element(By.CSS_SELECTOR, '#refs tr[data-class="Request"] td').text)
+            > 0
+        ),
+    )
+    assert driver.find_element(By.ID, "memory-rss").text.endswith("iB")
+    assert driver.find_element(By.ID, "memory-peak").text.endswith("iB")
+
+    # The log tail starts from WARNING: LogStats's INFO records, one a second, do not show.
+    level = Select(driver.find_element(By.ID, "log-level"))
+    assert level.first_selected_option.text == "WARNING"
+    wait_for(
+        "the WARNING stream",
+        lambda: "WARNING and above" in driver.find_element(By.ID, "log-status").text,
+    )
+    time.sleep(3)
+    assert [line for line in log_lines(driver) if line[0] in ("DEBUG", "INFO")] == []
+
+    # From INFO: the next "Crawled N pages" record arrives.
+    level.select_by_visible_text("INFO")
+    wait_for(
+        "Scrapy's INFO record in the tail",
+        lambda: [t for lv, t in log_lines(driver) if lv == "INFO" and "Crawled" in t],
+    )
+    # A control call is logged at INFO with its params, and shows as text, not HTML.
+    tool(driver, ".enqueue-urls").send_keys(f"{shop_url(crawl)}product/9?ref=log")
+    tool(driver, ".enqueue-callback").send_keys("<img src=x>")
+    tool(driver, ".enqueue-submit").click()
+    wait_for(
+        "the control call in the tail",
+        lambda: [t for lv, t in log_lines(driver) if "enqueue" in t and "<img src=x>" in t],
+    )
+    assert driver.find_elements(By.CSS_SELECTOR, "#log-lines img") == []
+    assert len(log_lines(driver)) <= 200
+    assert not [url for url in fetched(driver) if client.token in url]
+    driver.save_screenshot(str(artifacts / "dashboard-memory-log.png"))
+    assert_clean_console(driver)
+
+
+def test_read_only_token_hides_tuning_and_enqueue(browser, webservice_crawl, artifacts):
+    crawl = webservice_crawl(
+        plugins=["dashboard"],
+        settings={"WEBSERVICE_READONLY_TOKEN": READONLY},
+        products=600,
+        delay=0.3,
+    )
+    client = crawl.client
+    driver = browser(1280, 1000)
+    driver.get(f"{client.url}dashboard#token={READONLY}")
+    wait_for("the demo spider", lambda: card(driver).is_displayed())
+    wait_for("the read-only token recognised", lambda: access(driver) == "read-only")
+    # What it may read shows: the slots and the memory.
+    wait_for("the shop's slot", lambda: slot_cell(driver, "key") == SLOT)
+    wait_for(
+        "the live references",
+        lambda: driver.find_elements(By.CSS_SELECTOR, '#refs tr[data-class="Request"]'),
+    )
+    # What it may not do does not show, and the page says why.
+    tools = card(driver).find_elements(By.CSS_SELECTOR, ".tools")
+    assert tools, "the card has no tuning section at all"
+    assert not tools[0].is_displayed()
+    for selector in (".set-delay", ".set-concurrency", ".reset", ".enqueue", ".enqueue-submit"):
+        assert not tool(driver, selector).is_displayed(), selector
+    assert visible(driver, "#access-note")
+    assert "read-only" in driver.find_element(By.ID, "access-note").text
+    # Finding out changed nothing.
+    assert service_slots(client)["tuned"] is False
+    driver.save_screenshot(str(artifacts / "dashboard-read-only.png"))
+    assert_clean_console(driver)

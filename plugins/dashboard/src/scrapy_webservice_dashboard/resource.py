@@ -4,7 +4,8 @@ A browser cannot send a Bearer header when it loads a page, so these are
 ``public``; what they serve is the same bytes for everyone, read from the
 package, and only from a fixed list of names. The page then fetches every
 piece of data itself, with the token, from the service's own resources
-(``enginestatus``, JSON-RPC ``stats`` and ``crawler/engine``).
+(``enginestatus``, ``events``, JSON-RPC ``stats``, ``crawler/engine``,
+``crawler/downloader``, ``crawler/scheduler`` and ``memory``).
 """
 
 from __future__ import annotations

@@ -1,12 +1,17 @@
 // The dashboard of scrapy-webservice: polls the service's own resources with
 // the token and draws each running spider. No library, no build step.
 //
-// Data: GET enginestatus (state, queues, in flight) and JSON-RPC
-// stats.get_rates() (counts and rates); actions: JSON-RPC crawler/engine
-// pause / unpause / close_spider. The token comes from the URL fragment
-// (#token=..., which never reaches a server and is removed from the address
-// bar at once) or from the form, lives in sessionStorage, and goes out only
-// in the Authorization header of requests to this service. No cookies.
+// Data: GET enginestatus (state, queues, in flight), JSON-RPC stats.get_rates()
+// (counts and rates), crawler/downloader.slots(spider) and memory.usage() /
+// live_refs(), every REFRESH_MS; the log tail reads GET events?events=log&level=X
+// (Server-Sent Events, read with fetch so that the token goes in a header).
+// Actions: JSON-RPC crawler/engine pause / unpause / close_spider,
+// crawler/downloader set_delay / set_concurrency / reset, crawler/scheduler
+// enqueue. The token comes from the URL fragment (#token=..., which never
+// reaches a server and is removed from the address bar at once) or from the
+// form, lives in sessionStorage, and goes out only in the Authorization header
+// of requests to this service: never in a URL. No cookies. Data from the
+// service is put in the page as text (textContent), never as HTML.
 "use strict";
 
 (() => {
@@ -20,6 +25,11 @@
   const CHART_W = 300;
   const CHART_H = 80;
   const NOTE_MS = 10000; // how long an action's note stays under the buttons
+  const LOG_LINES = 200; // lines kept in the log tail
+  const STREAM_SILENCE_MS = 45000; // the service sends a keep-alive every 15 s
+  // JSON-RPC error codes (docs/resources.md, "Errors").
+  const INVALID_PARAMS = -32602;
+  const FORBIDDEN = -32003;
 
   // The service root: this script is <root>/dashboard/dashboard.js.
   const SCRIPT_URL = document.currentScript ? document.currentScript.src : location.href;
@@ -36,10 +46,26 @@
     crawls: $("crawls"),
     empty: $("empty"),
     spiders: $("spiders"),
+    accessNote: $("access-note"),
+    rss: $("memory-rss"),
+    peak: $("memory-peak"),
+    tracked: $("memory-tracked"),
+    refs: $("refs"),
+    memoryMessage: $("memory-message"),
+    logLevel: $("log-level"),
+    logClear: $("log-clear"),
+    logStatus: $("log-status"),
+    logLines: $("log-lines"),
   };
 
   class AuthError extends Error {}
-  class ApiError extends Error {}
+  class ApiError extends Error {
+    constructor(message, code, data) {
+      super(message);
+      this.code = code; // the JSON-RPC error code, when the service answered one
+      this.data = data;
+    }
+  }
 
   let memoryToken = null; // when sessionStorage is not available
   let generation = 0; // bumped whenever the token changes: late answers are dropped
@@ -48,6 +74,9 @@
   let again = false;
   let failures = 0;
   let rpcId = 0;
+  // What this token may do: null (not known yet), "control" (the full token),
+  // "read-only", or "unavailable" (this service has no downloader tuning).
+  let access = null;
   const cards = new Map(); // spider name -> card
   const samples = new Map(); // spider name -> [{t, pages, items}], for the charts
 
@@ -70,6 +99,7 @@
       // storage refused: the token lives in this page only
     }
     generation += 1;
+    setAccess(null);
   }
 
   function tokenFromFragment() {
@@ -95,13 +125,15 @@
 
   // -- talking to the service ----------------------------------------------------
 
-  async function request(path, init) {
+  // The options of every request to the service: the token in the Authorization
+  // header (the only place it ever goes), no cookies, no redirects, no referrer.
+  function authorized(init) {
     const token = getToken();
     if (!token) throw new AuthError("no token");
     const headers = new Headers(init.headers || {});
     headers.set("Authorization", `Bearer ${token}`);
-    headers.set("Accept", "application/json");
-    const options = {
+    if (!headers.has("Accept")) headers.set("Accept", "application/json");
+    return {
       ...init,
       headers,
       cache: "no-store",
@@ -109,6 +141,10 @@
       redirect: "error",
       referrerPolicy: "no-referrer",
     };
+  }
+
+  async function request(path, init) {
+    const options = authorized(init);
     if (typeof AbortSignal !== "undefined" && AbortSignal.timeout) {
       options.signal = AbortSignal.timeout(TIMEOUT_MS);
     }
@@ -143,8 +179,86 @@
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ jsonrpc: "2.0", method, params, id: rpcId }),
     });
-    if (body && body.error) throw new ApiError(body.error.message || "JSON-RPC error");
+    if (body && body.error) {
+      const { message, code, data } = body.error;
+      throw new ApiError(message || "JSON-RPC error", code, data);
+    }
     return body ? body.result : null;
+  }
+
+  // A call whose failure shows where its data goes instead of failing the whole
+  // refresh: {value} or {error}. A refused token still fails everything.
+  function optional(promise) {
+    return promise.then(
+      (value) => ({ value }),
+      (error) => {
+        if (error instanceof AuthError) throw error;
+        return { error };
+      },
+    );
+  }
+
+  // Server-Sent Events read with fetch (EventSource cannot send the token in a
+  // header, and the token never goes in a URL). Calls onOpen() once connected,
+  // onEvent({id, event, data}) for each event and onActivity() for every chunk
+  // (keep-alives included); resolves when the service ends the stream, rejects
+  // on errors (AuthError for a refused token). Abort it with `signal`.
+  async function readStream(path, { signal, lastEventId, onOpen, onEvent, onActivity }) {
+    const headers = { Accept: "text/event-stream" };
+    if (lastEventId !== null && lastEventId !== undefined) {
+      headers["Last-Event-ID"] = String(lastEventId);
+    }
+    let response;
+    try {
+      response = await fetch(new URL(path, API_ROOT), authorized({ method: "GET", headers, signal }));
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw new ApiError("cannot reach the web service (has the crawl ended?)");
+    }
+    if (response.status === 401) throw new AuthError("token refused");
+    if (!response.ok || !response.body) {
+      let message = `HTTP ${response.status}`;
+      try {
+        const body = await response.json();
+        message = (body && body.error && body.error.message) || message;
+      } catch {
+        // not JSON: the status says it
+      }
+      throw new ApiError(message);
+    }
+    onOpen();
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    let id = null;
+    let name = "";
+    let data = [];
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      onActivity();
+      buffer += decoder.decode(value, { stream: true });
+      let end = buffer.indexOf("\n");
+      while (end >= 0) {
+        const line = buffer.slice(0, end).replace(/\r$/, "");
+        buffer = buffer.slice(end + 1);
+        end = buffer.indexOf("\n");
+        if (line === "") {
+          if (data.length) onEvent({ id, event: name || "message", data: data.join("\n") });
+          name = "";
+          data = [];
+          continue;
+        }
+        if (line.startsWith(":")) continue; // a comment: "connected", "keepalive"
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        let text = colon < 0 ? "" : line.slice(colon + 1);
+        if (text.startsWith(" ")) text = text.slice(1);
+        if (field === "id") id = text;
+        else if (field === "event") name = text;
+        else if (field === "data") data.push(text);
+      }
+    }
   }
 
   // -- the loop ---------------------------------------------------------------------
@@ -173,14 +287,25 @@
     const mine = generation;
     let delay = REFRESH_MS;
     try {
-      const [status, rates] = await Promise.all([
+      const [status, rates, usage, refs, probed] = await Promise.all([
         getJson("enginestatus"),
         rpc("stats", "get_rates", []),
+        optional(rpc("memory", "usage", [])),
+        optional(rpc("memory", "live_refs", [])),
+        access === null ? probeAccess() : Promise.resolve(access),
       ]);
+      if (mine !== generation) return;
+      const names = spiderNames(status || {}, rates || {});
+      const slots = await Promise.all(
+        names.map((name) => optional(rpc("crawler/downloader", "slots", [name]))),
+      );
       if (mine !== generation) return;
       failures = 0;
       showCrawls();
-      render(status || {}, rates || {});
+      if (access === null) setAccess(probed); // (an action may have found out meanwhile)
+      render(status || {}, rates || {}, new Map(names.map((name, i) => [name, slots[i]])));
+      drawMemory(usage, refs);
+      if (!logStream.running) startLog();
       setConnection("ok", `Live · updated ${new Date().toLocaleTimeString()}`);
     } catch (error) {
       if (mine !== generation) return;
@@ -212,11 +337,39 @@
     schedule(0);
   }
 
+  // -- what the token may do --------------------------------------------------------------
+
+  // Whether the token may call control methods, asked without doing anything: a
+  // control method called with no params. The service checks the permission
+  // before the params, so the read-only token gets -32003 (forbidden) and the
+  // full token -32602 (invalid params), and nothing runs, nothing is logged.
+  async function probeAccess() {
+    try {
+      await rpc("crawler/downloader", "set_delay", {});
+      return "control"; // not expected: without params nothing can be set
+    } catch (error) {
+      if (error instanceof AuthError) throw error;
+      if (error.code === INVALID_PARAMS) return "control";
+      if (error.code === FORBIDDEN) return "read-only";
+      if (typeof error.code === "number") return "unavailable"; // no such method here
+      return null; // the service did not answer: ask again with the next refresh
+    }
+  }
+
+  function setAccess(value) {
+    access = value;
+    document.body.dataset.access = value || "unknown";
+    ui.accessNote.hidden = value !== "read-only";
+    for (const card of cards.values()) card.tools.hidden = value !== "control";
+  }
+
   // -- screens --------------------------------------------------------------------------
 
   function showLogin(message) {
     stop();
+    stopLog();
     clearSpiders();
+    clearProcess();
     ui.crawls.hidden = true;
     ui.forget.hidden = true;
     ui.login.hidden = false;
@@ -258,8 +411,12 @@
     ui.empty.hidden = true;
   }
 
-  function render(status, rates) {
-    const names = [...new Set([...Object.keys(status), ...Object.keys(rates)])].sort();
+  function spiderNames(status, rates) {
+    return [...new Set([...Object.keys(status), ...Object.keys(rates)])].sort();
+  }
+
+  function render(status, rates, slots) {
+    const names = spiderNames(status, rates);
     for (const [name, card] of cards) {
       if (!names.includes(name)) {
         card.root.remove();
@@ -274,6 +431,7 @@
         cards.set(name, card);
       }
       updateCard(card, status[name] || {}, rates[name] || (status[name] || {}).rates || {});
+      drawSlots(card, slots.get(name) || {});
     }
     // Keep the cards in name order.
     for (const name of names) ui.spiders.append(cards.get(name).root);
@@ -384,7 +542,10 @@
     const message = el("p", "card-message");
     message.setAttribute("role", "status");
 
-    root.append(head, metrics, figure, statuses, actions, message);
+    const slots = makeSlots();
+    const tools = makeTools();
+
+    root.append(head, metrics, figure, statuses, actions, message, slots.root, tools.root);
     const card = {
       name,
       root,
@@ -403,7 +564,36 @@
       pending: false,
       messageState: "", // the state the action's note is about
       messageAt: 0,
+      slots,
+      tools: tools.root,
+      tool: tools,
+      tuning: false,
+      enqueuing: false,
     };
+    tools.root.hidden = access !== "control";
+    tools.delayForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const delay = tools.delay.valueAsNumber;
+      if (!Number.isFinite(delay) || delay < 0) {
+        say(tools.tuneMessage, "The delay is a number of seconds, 0 or more.", "error");
+        return;
+      }
+      tune(card, "set_delay", { delay, slot: null }, "the delay");
+    });
+    tools.concurrencyForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const concurrency = tools.concurrency.valueAsNumber;
+      if (!Number.isInteger(concurrency) || concurrency < 1) {
+        say(tools.tuneMessage, "The concurrency is a whole number, 1 or more.", "error");
+        return;
+      }
+      tune(card, "set_concurrency", { concurrency, slot: null }, "the concurrency");
+    });
+    tools.reset.addEventListener("click", () => tune(card, "reset", {}, "reset"));
+    tools.enqueueForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      enqueue(card);
+    });
     pause.addEventListener("click", () => act(card, "pause", "Pausing…"));
     resume.addEventListener("click", () => act(card, "unpause", "Resuming…"));
     stopButton.addEventListener("click", () => {
@@ -413,6 +603,170 @@
       if (window.confirm(question)) act(card, "close_spider", "Stopping…");
     });
     return card;
+  }
+
+  const SLOT_COLUMNS = [
+    ["key", "Slot", "The slot's key: the host (or IP) its requests go to"],
+    ["active", "Active", "Requests the downloader holds for this slot"],
+    ["queued", "Queued", "Waiting in the slot's queue for their turn"],
+    ["transferring", "Transferring", "Being downloaded now"],
+    ["concurrency", "Concurrency", "Requests of this slot downloaded at once, at most"],
+    ["delay", "Delay", "Seconds between two requests of this slot"],
+  ];
+
+  function makeSlots() {
+    const root = el("section", "downloader");
+    const title = el("h3", "sub", "Downloader slots");
+    const wrap = el("div", "table-wrap");
+    const table = el("table", "data slots");
+    const headRow = el("tr");
+    for (const [key, label, help] of SLOT_COLUMNS) {
+      const th = el("th", key === "key" ? "" : "num", label);
+      th.scope = "col";
+      th.title = help;
+      headRow.append(th);
+    }
+    const head = el("thead");
+    head.append(headRow);
+    const body = el("tbody");
+    table.append(head, body);
+    wrap.append(table);
+    const note = el("p", "note slots-note");
+    root.append(title, wrap, note);
+    return { root, body, note };
+  }
+
+  function makeTools() {
+    const root = el("section", "tools");
+    const title = el("h3", "sub", "Tune and feed");
+
+    const tuning = el("div", "tuning");
+    const delayForm = el("form", "tool delay-form");
+    const delay = field(delayForm, "Delay (s)", "input", "delay-input");
+    delay.type = "number";
+    delay.min = "0";
+    delay.step = "any";
+    delay.inputMode = "decimal";
+    delay.required = true;
+    const setDelay = el("button", "set-delay", "Set delay");
+    setDelay.type = "submit";
+    setDelay.title = "Seconds between requests of every slot, and of the slots made later";
+    delayForm.append(setDelay);
+
+    const concurrencyForm = el("form", "tool concurrency-form");
+    const concurrency = field(concurrencyForm, "Concurrency", "input", "concurrency-input");
+    concurrency.type = "number";
+    concurrency.min = "1";
+    concurrency.step = "1";
+    concurrency.inputMode = "numeric";
+    concurrency.required = true;
+    const setConcurrency = el("button", "set-concurrency", "Set concurrency");
+    setConcurrency.type = "submit";
+    setConcurrency.title = "Requests of each slot (and of the slots made later) downloaded at once";
+    concurrencyForm.append(setConcurrency);
+
+    const reset = el("button", "reset quiet", "Reset");
+    reset.type = "button";
+    reset.title = "Back to the delays and concurrency the crawl started with";
+    tuning.append(delayForm, concurrencyForm, reset);
+    const tuneMessage = el("p", "note tune-message");
+    tuneMessage.setAttribute("role", "status");
+
+    const enqueueForm = el("form", "enqueue");
+    const urls = field(enqueueForm, "URLs to crawl, one per line", "textarea", "enqueue-urls");
+    urls.rows = 3;
+    urls.spellcheck = false;
+    urls.required = true;
+    urls.placeholder = "https://example.com/page";
+    const row = el("div", "enqueue-row");
+    const callback = field(row, "Callback", "input", "enqueue-callback");
+    callback.type = "text";
+    callback.placeholder = "parse";
+    callback.spellcheck = false;
+    callback.autocomplete = "off";
+    callback.title = "A method of the spider (parse when empty)";
+    const submit = el("button", "enqueue-submit", "Schedule");
+    submit.type = "submit";
+    submit.title = "Add these requests to the running spider (duplicates are dropped)";
+    row.append(submit);
+    enqueueForm.append(row);
+    const enqueueMessage = el("p", "note enqueue-message");
+    enqueueMessage.setAttribute("role", "status");
+
+    root.append(title, tuning, tuneMessage, enqueueForm, enqueueMessage);
+    return {
+      root,
+      delayForm,
+      delay,
+      setDelay,
+      concurrencyForm,
+      concurrency,
+      setConcurrency,
+      reset,
+      tuneMessage,
+      enqueueForm,
+      urls,
+      callback,
+      submit,
+      enqueueMessage,
+    };
+  }
+
+  // A labelled control appended to `parent`: <label><span>text</span><tag></label>.
+  function field(parent, text, tag, className) {
+    const label = el("label", "field");
+    const control = el(tag, className);
+    label.append(el("span", "", text), control);
+    parent.append(label);
+    return control;
+  }
+
+  function drawSlots(card, result) {
+    const { body, note } = card.slots;
+    if (result.error) {
+      body.replaceChildren(emptyRow(SLOT_COLUMNS.length, "–"));
+      note.textContent = `Slots not available: ${result.error.message}`;
+      return;
+    }
+    const answer = result.value || result; // a refresh's {value}, or an action's answer
+    const rows = (Array.isArray(answer.slots) ? answer.slots : []).map((slot) => {
+      const row = el("tr");
+      row.dataset.slot = String(slot.key);
+      for (const [key] of SLOT_COLUMNS) {
+        const value = slot[key];
+        let text = String(value ?? "–");
+        if (key === "delay") text = seconds(value);
+        else if (key !== "key") text = count(value);
+        const cell = el(key === "key" ? "th" : "td", key === "key" ? "" : "num", text);
+        if (key === "key") cell.scope = "row";
+        cell.dataset.field = key;
+        row.append(cell);
+      }
+      return row;
+    });
+    body.replaceChildren(...(rows.length ? rows : [emptyRow(SLOT_COLUMNS.length, "No slot yet")]));
+    const parts = [
+      `New slots: delay ${seconds(answer.default_delay)}, concurrency ${count(answer.default_concurrency)}`,
+      `crawl-wide limit ${count(answer.total_concurrency)}`,
+    ];
+    if (answer.tuned) parts.push("tuned while running");
+    note.textContent = parts.join(" · ");
+    note.dataset.tuned = answer.tuned ? "true" : "false";
+    const tools = card.tool;
+    if (document.activeElement !== tools.delay && Number.isFinite(answer.default_delay)) {
+      tools.delay.placeholder = String(answer.default_delay);
+    }
+    if (document.activeElement !== tools.concurrency && Number.isFinite(answer.default_concurrency)) {
+      tools.concurrency.placeholder = String(answer.default_concurrency);
+    }
+  }
+
+  function emptyRow(columns, text) {
+    const row = el("tr", "empty-row");
+    const cell = el("td", "", text);
+    cell.colSpan = columns;
+    row.append(cell);
+    return row;
   }
 
   function updateCard(card, status, rates) {
@@ -461,6 +815,16 @@
     card.pause.disabled = card.pending || state !== "running";
     card.resume.disabled = card.pending || !(state === "paused" || state === "pausing");
     card.stop.disabled = card.pending || closing;
+    card.closing = closing;
+    syncTools(card);
+  }
+
+  function syncTools(card) {
+    const tools = card.tool;
+    for (const button of [tools.setDelay, tools.setConcurrency, tools.reset]) {
+      button.disabled = card.tuning || Boolean(card.closing);
+    }
+    tools.submit.disabled = card.enqueuing || Boolean(card.closing);
   }
 
   function queued(status) {
@@ -571,6 +935,271 @@
     return "Paused.";
   }
 
+  function say(node, text, kind) {
+    node.textContent = text;
+    node.dataset.kind = kind || "";
+  }
+
+  // A control call refused because the token is read-only: the controls go.
+  function refused(error) {
+    if (error instanceof ApiError && error.code === FORBIDDEN) {
+      setAccess("read-only");
+      return true;
+    }
+    return false;
+  }
+
+  async function tune(card, method, params, what) {
+    if (card.tuning) return;
+    card.tuning = true;
+    syncTools(card);
+    const tools = card.tool;
+    say(tools.tuneMessage, method === "reset" ? "Resetting…" : `Setting ${what}…`);
+    const mine = generation;
+    try {
+      const answer = await rpc("crawler/downloader", method, { spider: card.name, ...params });
+      if (mine !== generation) return;
+      drawSlots(card, answer || {});
+      let text;
+      if (method === "reset") text = "Back to the values the crawl started with.";
+      else if (method === "set_delay") text = `Delay set to ${seconds(params.delay)} for every slot.`;
+      else text = `Concurrency set to ${count(params.concurrency)} for every slot.`;
+      if (answer && typeof answer.autothrottle === "string") text += ` ${answer.autothrottle}`;
+      say(tools.tuneMessage, text);
+      if (method === "set_delay") tools.delay.value = "";
+      if (method === "set_concurrency") tools.concurrency.value = "";
+    } catch (error) {
+      if (mine !== generation) return;
+      if (error instanceof AuthError) {
+        forgetToken("The web service refused this token (401): enter the current one.");
+        return;
+      }
+      refused(error);
+      const verb = method === "reset" ? "reset" : `set ${what}`;
+      say(tools.tuneMessage, `Could not ${verb}: ${error.message}`, "error");
+    } finally {
+      card.tuning = false;
+      syncTools(card);
+      if (mine === generation) refreshNow();
+    }
+  }
+
+  async function enqueue(card) {
+    if (card.enqueuing) return;
+    const tools = card.tool;
+    const urls = tools.urls.value
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter(Boolean);
+    if (!urls.length) {
+      say(tools.enqueueMessage, "Enter at least one URL, one per line.", "error");
+      return;
+    }
+    const params = { spider: card.name, urls };
+    const callback = tools.callback.value.trim();
+    if (callback) params.callback = callback;
+    card.enqueuing = true;
+    syncTools(card);
+    say(tools.enqueueMessage, `Scheduling ${count(urls.length)} URL${urls.length === 1 ? "" : "s"}…`);
+    const mine = generation;
+    try {
+      const answer = (await rpc("crawler/scheduler", "enqueue", params)) || {};
+      if (mine !== generation) return;
+      const duplicates = Number(answer.duplicates) || 0;
+      let text =
+        `${count(answer.scheduled)} scheduled, ` +
+        `${count(duplicates)} duplicate${duplicates === 1 ? "" : "s"}` +
+        ` (callback ${answer.callback || callback || "parse"})`;
+      if (answer.paused) text += "; the spider is paused: they wait until it resumes";
+      say(tools.enqueueMessage, `${text}.`, "ok");
+      tools.urls.value = "";
+    } catch (error) {
+      if (mine !== generation) return;
+      if (error instanceof AuthError) {
+        forgetToken("The web service refused this token (401): enter the current one.");
+        return;
+      }
+      refused(error);
+      say(tools.enqueueMessage, `Could not schedule: ${error.message}`, "error");
+    } finally {
+      card.enqueuing = false;
+      syncTools(card);
+      if (mine === generation) refreshNow();
+    }
+  }
+
+  // -- memory -----------------------------------------------------------------------------------
+
+  function drawMemory(usage, refs) {
+    if (usage.error) {
+      ui.rss.textContent = "–";
+      ui.peak.textContent = "–";
+    } else {
+      const value = usage.value || {};
+      ui.rss.textContent = bytes(value.rss_bytes);
+      ui.peak.textContent = bytes(value.peak_rss_bytes);
+    }
+    const problems = [usage.error, refs.error].filter(Boolean).map((error) => error.message);
+    ui.memoryMessage.textContent = problems.length ? `Not available: ${problems.join("; ")}` : "";
+    ui.memoryMessage.dataset.kind = problems.length ? "error" : "";
+    if (refs.error) {
+      ui.tracked.textContent = "–";
+      ui.refs.replaceChildren(emptyRow(3, "–"));
+      return;
+    }
+    const list = (Array.isArray(refs.value) ? refs.value : []).slice();
+    list.sort((a, b) => (Number(b.count) || 0) - (Number(a.count) || 0));
+    ui.tracked.textContent = count(list.reduce((sum, ref) => sum + (Number(ref.count) || 0), 0));
+    const rows = list.map((ref) => {
+      const row = el("tr");
+      row.dataset.class = String(ref.class);
+      const name = el("th", "", String(ref.class));
+      name.scope = "row";
+      name.title = `${ref.module}.${ref.class}`;
+      const oldest = el("td", "num", duration(ref.oldest_seconds) || "–");
+      oldest.title = "Age of the oldest live one";
+      row.append(name, el("td", "num", count(ref.count)), oldest);
+      return row;
+    });
+    ui.refs.replaceChildren(...(rows.length ? rows : [emptyRow(3, "Nothing tracked is alive")]));
+  }
+
+  function clearProcess() {
+    ui.rss.textContent = "–";
+    ui.peak.textContent = "–";
+    ui.tracked.textContent = "–";
+    ui.refs.replaceChildren();
+    ui.memoryMessage.textContent = "";
+    ui.logLines.replaceChildren();
+    ui.logStatus.textContent = "";
+    logStream.lastId = null;
+  }
+
+  // -- the log tail -------------------------------------------------------------------------------
+
+  const logStream = {
+    running: false, // a stream is open or about to be (re)opened
+    controller: null,
+    timer: null,
+    lastId: null, // the id of the last event shown, for a reconnection to go on from
+    failures: 0,
+  };
+
+  function startLog() {
+    stopLog();
+    logStream.running = true;
+    connectLog();
+  }
+
+  function stopLog() {
+    logStream.running = false;
+    clearTimeout(logStream.timer);
+    logStream.timer = null;
+    if (logStream.controller) {
+      logStream.controller.abort();
+      logStream.controller = null;
+    }
+  }
+
+  async function connectLog() {
+    logStream.timer = null;
+    if (!getToken()) return;
+    const mine = generation;
+    const level = ui.logLevel.value;
+    const controller = new AbortController();
+    logStream.controller = controller;
+    let silence = null;
+    const watch = (ms) => {
+      clearTimeout(silence);
+      silence = setTimeout(() => controller.abort(), ms);
+    };
+    watch(TIMEOUT_MS);
+    let retry = 2000;
+    try {
+      // Last-Event-ID 0 at first: the service sends the recent records it kept.
+      await readStream(`events?events=log&level=${encodeURIComponent(level)}`, {
+        signal: controller.signal,
+        lastEventId: logStream.lastId ?? 0,
+        onOpen: () => {
+          logStream.failures = 0;
+          setLogStatus("ok", `Live: ${level} and above.`);
+        },
+        onActivity: () => watch(STREAM_SILENCE_MS),
+        onEvent: (event) => {
+          if (mine !== generation || event.event !== "log") return;
+          const id = Number(event.id);
+          if (Number.isFinite(id)) {
+            if (logStream.lastId !== null && id <= logStream.lastId) return; // seen already
+            logStream.lastId = id;
+          }
+          let record;
+          try {
+            record = JSON.parse(event.data);
+          } catch {
+            return;
+          }
+          appendLog(record);
+        },
+      });
+      // The service ended the stream (it is stopping): try again.
+    } catch (error) {
+      if (mine !== generation || logStream.controller !== controller) return; // replaced
+      if (error instanceof AuthError) {
+        forgetToken(
+          "The web service refused this token (401). Tokens change with each crawl" +
+            " unless WEBSERVICE_TOKEN is set: get the current one with scrapy-ws token.",
+        );
+        return;
+      }
+      logStream.failures += 1;
+      retry = Math.min(2000 * 2 ** Math.min(logStream.failures - 1, 3), RETRY_MAX_MS);
+      const reason = controller.signal.aborted ? "no news from the web service" : error.message;
+      setLogStatus("error", `${capitalize(reason)} · reconnecting`);
+    } finally {
+      clearTimeout(silence);
+    }
+    if (mine !== generation || logStream.controller !== controller || !logStream.running) return;
+    logStream.controller = null;
+    logStream.timer = setTimeout(connectLog, retry);
+  }
+
+  function setLogStatus(kind, text) {
+    ui.logStatus.textContent = text;
+    ui.logStatus.dataset.kind = kind;
+  }
+
+  function appendLog(record) {
+    const list = ui.logLines;
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 24;
+    const level = String(record.level || "");
+    const line = el("li", "log-line");
+    line.dataset.level = level;
+    const when = new Date(record.time);
+    const time = el(
+      "time",
+      "log-time",
+      Number.isNaN(when.getTime()) ? "" : when.toLocaleTimeString(undefined, { hour12: false }),
+    );
+    if (record.time) time.dateTime = String(record.time);
+    // Spaces between the parts (not margins): the line can wrap there, and a copy reads well.
+    line.append(
+      time,
+      " ",
+      el("span", "log-level", level),
+      " ",
+      el("span", "log-logger", String(record.logger || "")),
+      " ",
+      el("span", "log-message", String(record.message ?? "")),
+    );
+    if (record.exception) {
+      line.append(" ", el("span", "log-exception", String(record.exception)));
+    }
+    if (record.spider) line.title = `Spider: ${record.spider}`;
+    list.append(line);
+    while (list.childElementCount > LOG_LINES) list.firstElementChild.remove();
+    if (atBottom) list.scrollTop = list.scrollHeight;
+  }
+
   // -- formatting ---------------------------------------------------------------------------
 
   const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
@@ -583,6 +1212,24 @@
   function rate(value) {
     if (typeof value !== "number" || !Number.isFinite(value)) return "–";
     return value < 10 ? decimal.format(value) : integer.format(value);
+  }
+
+  const fraction = new Intl.NumberFormat(undefined, { maximumFractionDigits: 3 });
+
+  function seconds(value) {
+    return typeof value === "number" && Number.isFinite(value) ? `${fraction.format(value)} s` : "–";
+  }
+
+  function bytes(value) {
+    if (typeof value !== "number" || !Number.isFinite(value)) return "–";
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let n = value;
+    let unit = 0;
+    while (n >= 1024 && unit < units.length - 1) {
+      n /= 1024;
+      unit += 1;
+    }
+    return `${unit ? decimal.format(n) : integer.format(n)} ${units[unit]}`;
   }
 
   function duration(seconds) {
@@ -615,6 +1262,17 @@
   });
 
   ui.forget.addEventListener("click", () => forgetToken("Token forgotten."));
+
+  ui.logLevel.addEventListener("change", () => {
+    // Another level: a new tail, from the records the service kept at that level.
+    ui.logLines.replaceChildren();
+    logStream.lastId = null;
+    logStream.failures = 0;
+    setLogStatus("", "Connecting…");
+    if (getToken() && !ui.crawls.hidden) startLog();
+  });
+
+  ui.logClear.addEventListener("click", () => ui.logLines.replaceChildren());
 
   window.addEventListener("hashchange", () => {
     if (tokenFromFragment()) start();
