@@ -201,6 +201,30 @@ def host_allowed(host_header: bytes | None, allowed: Iterable[str]) -> bool:
     return "*" in allowed_names or name in allowed_names
 
 
+def host_is_address(host_header: bytes, address: str) -> bool:
+    """Whether ``Host`` names ``address``, the one a connection arrived on.
+
+    A service bound to every interface is reached by each of the machine's
+    addresses (a pod's IP, say), which no list made before it started can
+    name; the address a connection arrived on is this machine's own, so a
+    rebinding page cannot make a browser send it as ``Host`` for its name.
+    """
+    try:
+        name, _ = parse_host(host_header)
+    except ValueError:
+        return False
+    return _canonical(name) == _canonical(_unmapped(address))
+
+
+def _unmapped(address: str) -> str:
+    """``::ffff:10.0.0.5`` (an IPv4 client of a dual-stack socket) as ``10.0.0.5``."""
+    try:
+        mapped = ipaddress.IPv6Address(address).ipv4_mapped
+    except ValueError:
+        return address
+    return str(mapped) if mapped is not None else address
+
+
 @functools.lru_cache(maxsize=64)
 def _host_names(allowed: tuple[str, ...]) -> frozenset[str]:
     """The allowed names, normalised once (this runs on every request)."""

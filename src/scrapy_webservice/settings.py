@@ -17,6 +17,7 @@ on without the service.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 import os
@@ -324,6 +325,21 @@ SETTINGS: tuple[Setting, ...] = (
         "a second token that may only read and call read-only methods",
     ),
     Setting(
+        "WEBSERVICE_TOKEN_FILE",
+        None,
+        optional_path,
+        "token_file",
+        "read the full-access token from this file at start (surrounding whitespace"
+        " stripped), as Kubernetes mounts secrets; not with `WEBSERVICE_TOKEN`",
+    ),
+    Setting(
+        "WEBSERVICE_READONLY_TOKEN_FILE",
+        None,
+        optional_path,
+        "readonly_token_file",
+        "read the read-only token from this file at start; not with `WEBSERVICE_READONLY_TOKEN`",
+    ),
+    Setting(
         "WEBSERVICE_ALLOWED_HOSTS",
         ["127.0.0.1", "localhost", "::1"],
         strings,
@@ -513,6 +529,8 @@ class WebServiceConfig:
     auth_enabled: bool
     token: Secret | None
     readonly_token: Secret | None
+    token_file: str | None
+    readonly_token_file: str | None
     allowed_hosts: tuple[str, ...]
     cors_origins: tuple[str, ...]
     max_request_size: int
@@ -541,15 +559,27 @@ class WebServiceConfig:
         return cls(**{s.attribute: s.read(settings) for s in SETTINGS}).validated()
 
     def validated(self) -> WebServiceConfig:
-        """Settings that are each fine but cannot work together."""
-        if bool(self.tls_certificate) != bool(self.tls_key):
+        """Settings that are each fine but cannot work together; tokens read from files."""
+        config = self
+        for attribute, setting in (
+            ("token", "WEBSERVICE_TOKEN"),
+            ("readonly_token", "WEBSERVICE_READONLY_TOKEN"),
+        ):
+            path = getattr(self, f"{attribute}_file")
+            if path is None:
+                continue
+            if getattr(self, attribute) is not None:
+                raise ValueError(f"{setting} and {setting}_FILE are both set: use one of them")
+            token = read_token_file(f"{setting}_FILE", path)
+            config = dataclasses.replace(config, **{attribute: token})
+        if bool(config.tls_certificate) != bool(config.tls_key):
             raise ValueError(
                 "WEBSERVICE_TLS_CERTIFICATE and WEBSERVICE_TLS_KEY go together:"
                 " set both or neither"
             )
-        if self.unix_socket and self.tls_certificate:
+        if config.unix_socket and config.tls_certificate:
             raise ValueError("WEBSERVICE_UNIX_SOCKET and TLS do not go together: choose one")
-        return self
+        return config
 
     @property
     def scheme(self) -> str:
@@ -563,6 +593,32 @@ class WebServiceConfig:
         return (
             bool(self.unix_socket) or self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
         )
+
+
+#: A token file longer than this is not a token.
+MAX_TOKEN_FILE = 4096
+
+
+def read_token_file(name: str, path: str) -> Secret:
+    """The token in ``path``, surrounding whitespace stripped; a ``ValueError`` naming
+    the setting and the file (never its content) when it cannot be one.
+    """
+    try:
+        with open(path, "rb") as file:
+            raw = file.read(MAX_TOKEN_FILE + 1)
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_TOKEN_FILE:
+        raise ValueError(f"{name}: {path} is longer than {MAX_TOKEN_FILE} bytes: not a token")
+    try:
+        token = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"{name}: {path} is not UTF-8 text") from None
+    if not token:
+        raise ValueError(f"{name}: {path} is empty")
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise ValueError(f"{name}: {path} holds more than one word: a token has no spaces")
+    return Secret(token)
 
 
 # -- misspelt names -----------------------------------------------------------------------

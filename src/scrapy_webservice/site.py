@@ -32,7 +32,14 @@ from twisted.web.server import Request, Site
 
 from .resource import ErrorResource, JsonResource, error_body, write_error
 from .rpc_resource import JsonRpcResource
-from .security import Access, TokenChecker, host_allowed, host_field_problem, origin_allowed
+from .security import (
+    Access,
+    TokenChecker,
+    host_allowed,
+    host_field_problem,
+    host_is_address,
+    origin_allowed,
+)
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime, ITCPTransport
@@ -45,6 +52,8 @@ logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("scrapy_webservice.access")
 
 _JSON_TYPES = (b"application/json", b"application/json-rpc")
+#: ``WEBSERVICE_HOST`` values that bind every interface.
+ALL_INTERFACES = ("", "0.0.0.0", "::")  # noqa: S104
 _SAFE_METHODS = (b"GET", b"HEAD", b"OPTIONS")
 _CORS_ALLOWED_HEADERS = b"Authorization, Content-Type"
 #: What ``OPTIONS *`` answers: the methods the service as a whole speaks.
@@ -366,6 +375,9 @@ class WebServiceSite(Site):
         self.tokens = tokens
         self.max_request_size = config.max_request_size
         self.allowed_hosts = _allowed_hosts(config)
+        #: Bound to every interface: the address a connection arrived on is a
+        #: name of this service too.
+        self.all_interfaces = not config.unix_socket and config.host in ALL_INTERFACES
         self._host_verdicts: dict[bytes, tuple[int, str] | None] = {}
         self.noisy = False
 
@@ -383,6 +395,8 @@ class WebServiceSite(Site):
         """
         hosts, origins, authorization, content_types = _guarded_fields(request.requestHeaders)
         refused = self._host_verdict(hosts)
+        if refused is not None and refused[0] == 403 and self._arrived_at(request, hosts):
+            refused = None
         if refused is not None:
             status, message = refused
             if status == 400:
@@ -440,6 +454,13 @@ class WebServiceSite(Site):
                 method = request.method.decode("ascii", "replace")
                 return ErrorResource(415, f"{method} needs 'Content-Type: application/json'")
         return resource
+
+    def _arrived_at(self, request: Request, hosts: Sequence[bytes] | None) -> bool:
+        """Whether ``Host`` names the address this connection arrived on (all interfaces only)."""
+        if not self.all_interfaces or not hosts:
+            return False
+        address = getattr(request.getHost(), "host", None)
+        return isinstance(address, str) and host_is_address(hosts[-1], address)
 
     def _host_verdict(self, values: Sequence[bytes] | None) -> tuple[int, str] | None:
         """The status and message refusing these ``Host`` field lines, or ``None``.
@@ -588,6 +609,6 @@ def _says_close(values: Sequence[bytes]) -> bool:
 
 def _allowed_hosts(config: WebServiceConfig) -> tuple[str, ...]:
     hosts = list(config.allowed_hosts)
-    if config.host not in ("", "0.0.0.0", "::"):  # noqa: S104
+    if config.host not in ALL_INTERFACES:
         hosts.append(config.host)
     return tuple(hosts)
