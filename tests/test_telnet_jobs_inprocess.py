@@ -134,7 +134,7 @@ async def test_live_refs_agree_with_trackref_and_oldest_names_a_tracked_request(
 
         usage = await session.call("memory", "usage")
         assert usage["rss_bytes"] > 0
-        assert usage["peak_rss_bytes"] >= usage["rss_bytes"] // 2
+        assert usage["peak_rss_bytes"] >= usage["rss_bytes"]
         assert len(usage["gc"]["generations"]) == 3
 
         collected = await session.call("memory", "collect")

@@ -72,9 +72,13 @@ class MemoryFacade:
             for label, crawl in self._api.crawls_by_label().items()
             if (values := {k: v for k, v in crawl.stats().items() if k.startswith("memusage/")})
         }
+        rss, peak = rss_bytes(), peak_rss_bytes()
+        if rss is not None and peak is not None:
+            # Linux updates the high-water mark lazily: it can lag the RSS read now.
+            peak = max(peak, rss)
         return {
-            "rss_bytes": rss_bytes(),
-            "peak_rss_bytes": peak_rss_bytes(),
+            "rss_bytes": rss,
+            "peak_rss_bytes": peak,
             "gc": {
                 "enabled": gc.isenabled(),
                 "counts": list(gc.get_count()),
