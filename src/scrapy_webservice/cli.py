@@ -68,6 +68,10 @@ examples:
   scrapy-ws get enginestatus/demo        GET any resource
   scrapy-ws call stats get_value item_scraped_count 0 demo
   scrapy-ws call crawler/engine close_spider -k spider=demo -k reason=enough
+  scrapy-ws slots demo                   the downloader's slots: delay, concurrency, queues
+  scrapy-ws tune demo --delay 0.5        tune the downloader (--concurrency, --reset...)
+  scrapy-ws enqueue demo URL --callback parse_product
+  scrapy-ws log --set DEBUG              the log level now; --follow prints the records
   scrapy-ws status --json                machine-readable output (every command)
   scrapy-ws token --pid 4242             with several services: the one of process 4242
   scrapy-ws --url http://127.0.0.1:6080 --token "$TOKEN" list-resources
@@ -355,6 +359,17 @@ COMMANDS: dict[str, tuple[Command, Arguments]] = {
 }
 
 
+def all_commands() -> dict[str, tuple[Command, Arguments]]:
+    """These commands and those of :mod:`.cli_jobs` (slots, tune, enqueue, mem, log, settings).
+
+    Imported when called: :mod:`.cli_jobs` imports this module, which must be
+    complete by then.
+    """
+    from .cli_jobs import JOB_COMMANDS
+
+    return {**COMMANDS, **JOB_COMMANDS}
+
+
 class UsageError(Exception):
     """A command line that parses but makes no sense (exit code 2)."""
 
@@ -408,7 +423,7 @@ def plugin_commands() -> dict[str, Any]:
     """Installed plugins' subcommands by name; built-in names cannot be taken."""
     from importlib.metadata import entry_points
 
-    taken = {*COMMANDS, "help", "plugins", "demo", "completion"}
+    taken = {*all_commands(), "help", "plugins", "demo", "completion"}
     return {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP) if ep.name not in taken}
 
 
@@ -479,10 +494,12 @@ def build_parser() -> argparse.ArgumentParser:
     def add_command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
         command = sub.add_parser(name, **kwargs)
         add_global_options(command, defaults=False)
+        # A UsageError found after parsing shows this command's usage, as argparse would.
+        command.set_defaults(command_usage=command.format_usage)
         return command
 
     add_command("help", help="list available commands")
-    for name, (func, arguments) in COMMANDS.items():
+    for name, (func, arguments) in all_commands().items():
         summary = (func.__doc__ or "").split(" - ", 1)[-1]
         command = add_command(name, help=summary, description=summary)
         for flags, options in arguments:
@@ -557,7 +574,7 @@ def run_plugin_command(args: argparse.Namespace) -> int:
 
 def print_help(parser: argparse.ArgumentParser) -> None:
     print("Available commands:")
-    for name, (func, _) in sorted(COMMANDS.items()):
+    for name, (func, _) in sorted(all_commands().items()):
         print("  ", func.__doc__ or name)
     print("   plugins - list installed plugins (no service needed)")
     print("   demo [--slow] - run a demo crawl with the web service on")
@@ -606,10 +623,11 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         if hasattr(args, "plugin_argv"):
             return run_plugin_command(args)
-        func = COMMANDS[args.command][0]
+        func = all_commands()[args.command][0]
         return func(targets, args, Output(args.json)) or EXIT_OK
     except UsageError as exc:
-        parser.print_usage(sys.stderr)
+        usage = getattr(args, "command_usage", parser.format_usage)
+        print(usage(), end="", file=sys.stderr)
         print(f"scrapy-ws: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CommandFailed as exc:

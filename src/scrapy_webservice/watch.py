@@ -2,7 +2,9 @@
 
 Both read ``stats.get_rates()`` of every service they are given, the same
 numbers a script gets with ``--json``; ``watch`` redraws them with ``rich``
-until the crawls end.
+until the crawls end. ``watch`` also shows each spider's downloader delay
+and concurrency (``crawler/downloader.slots``), the numbers ``scrapy-ws tune``
+changes, so that a tuning shows up where its effect on the rates does.
 """
 
 from __future__ import annotations
@@ -13,16 +15,27 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-from .client import WebServiceClient, WebServiceError
+from .client import JsonRpcError, WebServiceClient, WebServiceError
+from .jsonrpc import METHOD_NOT_FOUND
 
-__all__ = ["COLUMNS", "annotated_rates", "row", "status_lines", "watch"]
+__all__ = [
+    "COLUMNS",
+    "WATCH_COLUMNS",
+    "Downloaders",
+    "annotated_rates",
+    "row",
+    "status_lines",
+    "watch",
+]
 
 #: One service's rates: the client that asked, and ``stats.get_rates()``'s answer.
 Section = tuple[WebServiceClient, dict[str, dict[str, Any]]]
 
 #: Column titles, and how each cell is made from one spider's rates.
-#: Per-minute rates are over the last minute. Fits an 80-column terminal.
-COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+Columns = list[tuple[str, Callable[[dict[str, Any]], str]]]
+
+#: ``status``'s columns. Per-minute rates are over the last minute. Fits an 80-column terminal.
+COLUMNS: Columns = [
     ("SPIDER", lambda r: str(r["spider"])),
     ("STATE", lambda r: str(r["state"])),
     ("PAGES", lambda r: _count(r, "pages")),
@@ -32,6 +45,24 @@ COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("RETRIES", lambda r: str(r["retries"])),
     ("ELAPSED", lambda r: _duration(r["elapsed"])),
 ]
+
+
+#: ``watch`` adds these after ``status``'s columns (past 80 columns: a wide terminal
+#: shows them, a narrow one cuts them first): the delay and per-slot concurrency
+#: of the downloader's new slots, and the crawl-wide limit; empty where unknown.
+WATCH_COLUMNS: Columns = [
+    *COLUMNS,
+    ("DELAY", lambda r: _downloader(r, "{delay:g}s")),
+    ("CONCURRENCY", lambda r: _downloader(r, "{concurrency} (total {total_concurrency})")),
+]
+
+
+def _downloader(rates: dict[str, Any], template: str) -> str:
+    facts = rates.get("downloader")
+    try:
+        return template.format(**facts) if facts else ""
+    except (KeyError, TypeError, ValueError):  # a service's odd answer never stops watching
+        return ""
 
 
 def _count(rates: dict[str, Any], name: str) -> str:
@@ -44,14 +75,14 @@ def _duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
-def row(rates: dict[str, Any]) -> list[str]:
-    return [cell(rates) for _, cell in COLUMNS]
+def row(rates: dict[str, Any], columns: Columns = COLUMNS) -> list[str]:
+    return [cell(rates) for _, cell in columns]
 
 
-def status_lines(all_rates: dict[str, dict[str, Any]]) -> list[str]:
+def status_lines(all_rates: dict[str, dict[str, Any]], columns: Columns = COLUMNS) -> list[str]:
     """A header and one aligned line per spider (per-minute rates: the last minute)."""
-    rows = [[title for title, _ in COLUMNS]] + [row(r) for r in all_rates.values()]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    rows = [[title for title, _ in columns]] + [row(r, columns) for r in all_rates.values()]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
     return [
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
@@ -92,17 +123,63 @@ def _view(sections: Sequence[Section]) -> Any:
         if len(sections) > 1:
             lines.append(line(f"{client.name}:", "bold"))
         if all_rates:
-            header, *rows = status_lines(all_rates)
+            header, *rows = status_lines(all_rates, WATCH_COLUMNS)
             lines.append(line(header, "bold"))
             for text, rates in zip(rows, all_rates.values(), strict=True):
                 lines.append(line(text, _STATE_STYLES.get(rates["state"], "")))
         else:
             lines.append(line("(no spider running)"))
-    lines.append(line("Ctrl-C to stop watching", "dim"))
+    lines.append(
+        line("DELAY, CONCURRENCY: of the downloader's new slots; Ctrl-C to stop watching", "dim")
+    )
     return Group(*lines)
 
 
 _STATE_STYLES = {"pausing": "yellow", "paused": "red", "closing": "dim"}
+
+
+class Downloaders:
+    """Each spider's downloader delay and concurrency, one ``slots`` call per spider a poll.
+
+    A service without ``crawler/downloader`` (one older than this command)
+    answers 404 or "method not found": its columns stay empty, and it is not
+    asked again. Any other failure (a spider that just closed, a service
+    going away) leaves them empty for this poll only; watching goes on.
+    """
+
+    def __init__(self) -> None:
+        self._lacking: set[int] = set()
+
+    def facts(self, client: WebServiceClient, rates: dict[str, Any]) -> dict[str, Any] | None:
+        """``{delay, concurrency, total_concurrency}`` of new slots, or ``None``."""
+        if id(client) in self._lacking:
+            return None
+        spider = rates.get("crawl_id") or rates.get("spider")
+        try:
+            slots = client.call("crawler/downloader", "slots", spider)
+        except JsonRpcError as exc:
+            if exc.code == METHOD_NOT_FOUND:
+                self._lacking.add(id(client))
+            return None
+        except WebServiceError as exc:
+            if exc.status == 404:
+                self._lacking.add(id(client))
+            return None
+        try:
+            return {
+                "delay": slots["default_delay"],
+                "concurrency": slots["default_concurrency"],
+                "total_concurrency": slots["total_concurrency"],
+            }
+        except (KeyError, TypeError):
+            return None
+
+    def annotate(self, client: WebServiceClient, rates: dict[str, Any]) -> dict[str, Any]:
+        """``get_rates()``'s answer, each spider's rates with ``downloader`` added."""
+        return {
+            name: {**value, "downloader": self.facts(client, value)}
+            for name, value in rates.items()
+        }
 
 
 def watch(
@@ -120,6 +197,7 @@ def watch(
     stream = stream or sys.stdout
     watched = [clients] if isinstance(clients, WebServiceClient) else list(clients)
     seen: set[int] = set()
+    downloaders = Downloaders()
 
     def poll() -> list[Section]:
         sections = []
@@ -132,7 +210,7 @@ def watch(
                     continue
                 raise
             seen.add(id(client))
-            sections.append((client, rates))
+            sections.append((client, downloaders.annotate(client, rates)))
         return sections
 
     def running(sections: list[Section]) -> bool:
