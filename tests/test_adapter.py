@@ -115,7 +115,7 @@ async def test_the_downloader_and_scheduler_are_read_and_tuned_on_a_real_engine(
 
         await wait_for(lambda: "127.0.0.1" in downloader.slots)
         slot = downloader.slots["127.0.0.1"]
-        facts = adapter.slot_facts(slot, 0.0)
+        facts = adapter.slot_facts(slot)
         assert set(facts) == {
             "active",
             "queued",
@@ -126,6 +126,9 @@ async def test_the_downloader_and_scheduler_are_read_and_tuned_on_a_real_engine(
             "idle_seconds",
         }
         assert facts["concurrency"] == 1
+        # Seconds since the slot last sent a request, on the downloader's own clock.
+        await wait_for(lambda: adapter.slot_facts(slot)["idle_seconds"] is not None)
+        assert 0 <= adapter.slot_facts(slot)["idle_seconds"] < 60
         assert adapter.slot_jitter(slot) == 0.5  # RANDOMIZE_DOWNLOAD_DELAY's default
 
         adapter.set_default_slot_delay(crawler, 0.75)

@@ -116,8 +116,14 @@ def test_enqueued_urls_are_crawled_by_the_named_callback(slow_shop, crawls, tmp_
         "crawler/scheduler", "enqueue", spider="demo", urls=urls, callback="parse_product"
     )
     assert (answer["scheduled"], answer["duplicates"], answer["paused"]) == (10, 0, True)
+    # A param named "method", as the client's own second argument is.
     again = client.call(
-        "crawler/scheduler", "enqueue", spider="demo", urls=urls, callback="parse_product"
+        "crawler/scheduler",
+        "enqueue",
+        spider="demo",
+        urls=urls,
+        callback="parse_product",
+        method="GET",
     )
     assert (again["scheduled"], again["duplicates"]) == (0, 10)
     size = client.call("crawler/scheduler", "size", "demo")

@@ -311,6 +311,7 @@ async def test_a_tuned_slot_keeps_its_tuning_when_scrapy_makes_it_again(tmp_path
         tuned = await session.call("crawler/downloader", "set_concurrency", "demo", 2, "127.0.0.1")
         (slot,) = tuned["slots"]
         assert (slot["key"], slot["delay"], slot["concurrency"]) == ("127.0.0.1", 0.25, 2)
+        assert 0 <= slot["idle_seconds"] < 60
 
         await session.paused_and_idle()
         # Scrapy's own slot collector, run now rather than in a minute.

@@ -194,8 +194,20 @@ def downloader_of(crawler: Crawler) -> Any:
     return None if engine is None else engine.downloader
 
 
-def slot_facts(slot: Any, now: float) -> dict[str, Any]:
+def _downloader_clock() -> float:
+    """Now, on the clock the downloader stamps ``slot.lastseen`` with.
+
+    ``time.monotonic()`` from Scrapy 2.19, ``time.time()`` before.
+    """
+    from scrapy.core import downloader
+
+    clock = getattr(downloader, "monotonic", None) or downloader.time
+    return float(clock())
+
+
+def slot_facts(slot: Any) -> dict[str, Any]:
     """What the telnet console's ``est()`` shows of one downloader slot, as data."""
+    now = _downloader_clock()
     lastseen = float(getattr(slot, "lastseen", 0) or 0)
     return {
         "active": len(slot.active),

@@ -18,13 +18,12 @@ import argparse
 import contextlib
 import json
 import sys
-import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from .cli import SPIDER, Arguments, Command, Output, UsageError
-from .client import JsonRpcError, ServerEvent, WebServiceClient, iter_events
+from .client import JsonRpcError, ServerEvent, WebServiceClient
 from .jsonrpc import INVALID_PARAMS
 from .targets import Targets
 
@@ -222,21 +221,6 @@ def _headers(items: list[str]) -> dict[str, str]:
     return headers
 
 
-#: ``crawler/scheduler.enqueue``'s params in their documented order, with their defaults.
-ENQUEUE_PARAMS: dict[str, Any] = {
-    "spider": None,
-    "urls": None,
-    "callback": None,
-    "priority": 0,
-    "dont_filter": False,
-    "meta": None,
-    "cb_kwargs": None,
-    "headers": None,
-    "method": "GET",
-    "body": None,
-}
-
-
 def cmd_enqueue(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     """enqueue <spider> <url>... - add requests to a running spider (--callback NAME...)"""
     given = {
@@ -252,18 +236,10 @@ def cmd_enqueue(targets: Targets, args: argparse.Namespace, out: Output) -> None
         "body": args.body,
     }
     client = targets.for_spider(args.spider)
+    # By name, and only what is given: the service's defaults stay its own.
+    named = {name: value for name, value in given.items() if value is not None}
     try:
-        if args.method is None:
-            # By name, and only what is given: the service's defaults stay its own.
-            named = {name: value for name, value in given.items() if value is not None}
-            answer = client.call("crawler/scheduler", "enqueue", **named)
-        else:
-            # call()'s own "method" argument would take a param named "method":
-            # every param by position, in the documented order.
-            params = [
-                ENQUEUE_PARAMS[name] if value is None else value for name, value in given.items()
-            ]
-            answer = client.call("crawler/scheduler", "enqueue", *params)
+        answer = client.call("crawler/scheduler", "enqueue", **named)
     except JsonRpcError as exc:
         callbacks = exc.data.get("callbacks") if isinstance(exc.data, dict) else None
         if exc.code == INVALID_PARAMS and callbacks and str(callbacks[0]) not in exc.message:
@@ -328,20 +304,8 @@ def cmd_mem(targets: Targets, args: argparse.Namespace, out: Output) -> None:
 def log_events(
     client: WebServiceClient, level: str, spider: str | None = None
 ) -> Iterator[ServerEvent]:
-    """The ``log`` events of ``/events?events=log&level=LEVEL``, as they come.
-
-    :meth:`WebServiceClient.events` with ``?level=``, which it has no option
-    for yet. :func:`iter_events` appends ``events`` to the URL it is given,
-    so the query goes in a URL whose last parameter (``_``) takes that tail;
-    the service ignores it. Same identity check, opener (no proxy, no
-    redirect) and parser as :meth:`WebServiceClient.events`.
-    """
-    client.check_identity()
-    query = {"events": "log", "level": level}
-    if spider:
-        query["spider"] = spider
-    base = client.resource_url("events") + "?" + urllib.parse.urlencode(query) + "&_="
-    return iter_events(base, client.token)
+    """The ``log`` events from ``level`` up, as they come (``/events?events=log&level=``)."""
+    return client.events(names=["log"], level=level, spiders=[spider] if spider else ())
 
 
 def record_line(data: dict[str, Any]) -> str:

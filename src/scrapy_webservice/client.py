@@ -208,6 +208,7 @@ def get_json(url: str, token: str | None = None, timeout: float = DEFAULT_TIMEOU
 def jsonrpc_client_call(
     url: str,
     method: str,
+    /,
     *args: Any,
     token: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
@@ -215,7 +216,9 @@ def jsonrpc_client_call(
 ) -> Any:
     """Call ``method`` of the JSON-RPC resource at ``url`` and return its result.
 
-    Positional or named params, not both (JSON-RPC allows one form per call).
+    Positional or named params, not both (JSON-RPC allows one form per call);
+    ``url`` and ``method`` are positional only, so a param may be named
+    ``method`` or ``url`` (``crawler/scheduler.enqueue`` has a ``method``).
     Raises :class:`JsonRpcError` when the service answers with an error.
     """
     if args and kwargs:
@@ -250,19 +253,24 @@ def iter_events(
     *,
     spiders: Iterable[str] = (),
     names: Iterable[str] = (),
+    level: str | None = None,
     last_event_id: int | None = None,
     timeout: float = EVENTS_TIMEOUT,
 ) -> Iterator[ServerEvent]:
     """The events of the service at ``url``, as they come, until it ends the stream.
 
-    ``spiders`` and ``names`` filter on the server; ``last_event_id`` asks
-    for the kept events after it first (``0``: all that are kept).
+    ``spiders`` and ``names`` filter on the server; ``level`` (``"INFO"``...)
+    asks for ``log`` events from that level up (ERROR when not given);
+    ``last_event_id`` asks for the kept events after it first (``0``: all
+    that are kept).
     """
     query = {}
     if spiders:
         query["spider"] = ",".join(spiders)
     if names:
         query["events"] = ",".join(names)
+    if level is not None:
+        query["level"] = level
     full = _join(url, "events")
     if query:
         full += "?" + urllib.parse.urlencode(query)
@@ -443,7 +451,7 @@ class WebServiceClient:
         self.check_identity()
         return iter_events(self.url, self.token, **options)
 
-    def call(self, path: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    def call(self, path: str, method: str, /, *args: Any, **kwargs: Any) -> Any:
         self.check_identity()
         return jsonrpc_client_call(
             self.resource_url(path),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from typing import TYPE_CHECKING, Any
 
 from . import adapter, jsonrpc
@@ -69,9 +68,8 @@ class DownloaderTuning:
     def slots(self) -> dict[str, Any]:
         """Each downloader slot, the crawl-wide limit, and the defaults of new slots."""
         downloader = self._downloader()
-        now = time.time()
         slots = [
-            {"key": key, **adapter.slot_facts(slot, now)}
+            {"key": key, **adapter.slot_facts(slot)}
             for key, slot in sorted(downloader.slots.items())
         ]
         answer: dict[str, Any] = {
