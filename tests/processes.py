@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,12 @@ class Crawl(Process):
 
 def count_lines(path: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if line.strip())
+
+
+def wait_until(condition, timeout: float = 30, what: str = "condition") -> Any:
+    """``condition()``'s first true result, asked every 50 ms; fails after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"{what}: not met within {timeout} s"
+        time.sleep(0.05)
+    return result

@@ -28,7 +28,7 @@ from scrapy_webservice.client import WebServiceClient
 from scrapy_webservice.testing import start_shop
 from scrapy_webservice.watch import WATCH_COLUMNS, status_lines, watch
 
-from .processes import BIN, Crawl, scrapy_ws
+from .processes import BIN, Crawl, scrapy_ws, wait_until
 
 SLOT = "127.0.0.1"
 #: Where the service's error messages name the service they come from.
@@ -48,14 +48,6 @@ def start(crawls: list[Any], shop_url: str, tmp_path: Path, **settings: Any) -> 
     crawls.append(crawl)
     crawl.wait_for(r"Web service URL and token written to")
     return crawl
-
-
-def wait_until(condition, timeout: float = 30, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"{what}: not met within {timeout} s"
-        time.sleep(0.05)
-    return result
 
 
 def ok(*args: str) -> str:

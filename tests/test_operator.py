@@ -18,7 +18,7 @@ import pytest
 
 from scrapy_webservice.client import ServerEvent, WebServiceClient
 
-from .processes import BIN, PRODUCTS, Crawl, count_lines, scrapy_ws
+from .processes import BIN, PRODUCTS, Crawl, count_lines, scrapy_ws, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +34,6 @@ def start_crawl(crawls, shop_url: str, tmp_path: Path, **settings: Any) -> WebSe
 
 def stats(client: WebServiceClient) -> dict[str, Any]:
     return client.call("stats", "get_stats", "demo")
-
-
-def wait_until(condition, timeout: float = 30, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"{what}: not met within {timeout} s"
-        time.sleep(0.05)
-    return result
 
 
 def test_rates_agree_with_the_stats_they_come_from(slow_shop, crawls, tmp_path):

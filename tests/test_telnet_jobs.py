@@ -17,7 +17,7 @@ import pytest
 from scrapy_webservice.client import JsonRpcError, WebServiceClient
 from scrapy_webservice.testing import start_shop
 
-from .processes import Crawl
+from .processes import Crawl, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -32,14 +32,6 @@ def start(
     crawls.append(crawl)
     crawl.wait_for(r"Web service URL and token written to")
     return crawl, WebServiceClient.discover()
-
-
-def wait_until(condition, timeout: float = 30, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"{what}: not met within {timeout} s"
-        time.sleep(0.05)
-    return result
 
 
 def pages(client: WebServiceClient) -> int:
