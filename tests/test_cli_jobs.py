@@ -152,6 +152,8 @@ def test_enqueue_feeds_a_running_spider(long_shop, crawls, tmp_path):
     again = as_json("enqueue", "demo", url, "--callback", "parse_product")
     assert (again["scheduled"], again["duplicates"], again["paused"]) == (0, 1, True)
     assert again["callback"] == "parse_product"
+    once = ok("enqueue", "demo", url, "--callback", "parse_product")
+    assert once.startswith("0 scheduled, 1 duplicate;"), once
     forced = as_json(
         "enqueue",
         "demo",

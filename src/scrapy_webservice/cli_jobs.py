@@ -245,7 +245,9 @@ def cmd_enqueue(targets: Targets, args: argparse.Namespace, out: Output) -> None
         if exc.code == INVALID_PARAMS and callbacks and str(callbacks[0]) not in exc.message:
             exc.message += f"; callbacks: {', '.join(map(str, callbacks))}"
         raise
-    text = f"{answer['scheduled']} scheduled, {answer['duplicates']} duplicates"
+    duplicates = answer["duplicates"]
+    plural = "" if duplicates == 1 else "s"
+    text = f"{answer['scheduled']} scheduled, {duplicates} duplicate{plural}"
     if answer.get("paused"):
         text += "; paused: kept until resumed"
     out.result(answer, text)
