@@ -46,6 +46,8 @@ ID_SEPARATOR = "~"
 MAX_ECHOED = 100
 #: At most this many in-flight URLs are listed in a pause answer.
 MAX_LISTED_URLS = 20
+#: Finished crawls kept for ``crawls_by_label(finished=True)`` (a lingering service's).
+MAX_FINISHED = 100
 
 #: Crawl ids stay unique for the whole process, across services.
 _numbers: defaultdict[str, Iterator[int]] = defaultdict(lambda: itertools.count(1))
@@ -83,6 +85,14 @@ class Crawl:
     def state(self) -> str:
         """``running``, ``pausing``, ``paused``, ``closing`` or ``closed``."""
         return self._monitor.check_state() if self.running else "closed"
+
+    @property
+    def finish_reason(self) -> str | None:
+        """Why the spider closed (``finished``, ``closed_by_webservice``...); ``None`` if open."""
+        if self.running:
+            return None
+        reason = self.crawler.stats.get_value("finish_reason")
+        return None if reason is None else str(reason)
 
     @property
     def paused(self) -> bool:
@@ -226,6 +236,8 @@ class CrawlRegistry:
         self.crawlers: list[Crawler] = []
         self._crawls: dict[Crawler, Crawl] = {}
         self._monitors: dict[Crawler, CrawlMonitor] = {}
+        #: Crawls that ended while the service went on (the newest last).
+        self.finished: list[Crawl] = []
 
     # -- membership ---------------------------------------------------------------
 
@@ -236,7 +248,9 @@ class CrawlRegistry:
     def leave(self, crawler: Crawler) -> None:
         if crawler in self.crawlers:
             self.crawlers.remove(crawler)
-        self._crawls.pop(crawler, None)
+        crawl = self._crawls.pop(crawler, None)
+        if crawl is not None:
+            self.finished = [*self.finished, crawl][-MAX_FINISHED:]
         monitor = self._monitors.pop(crawler, None)
         if monitor is not None:
             monitor.stop()
@@ -268,6 +282,7 @@ class CrawlRegistry:
             monitor.stop()
         self._monitors.clear()
         self._crawls.clear()
+        self.finished = []
 
     def _spider_closed(self, spider: Any, reason: str) -> None:
         crawl = next((c for c in self._crawls.values() if c.crawler.spider is spider), None)
@@ -307,13 +322,14 @@ class CrawlRegistry:
         running = ", ".join(sorted(crawl.spider_name for crawl in crawls)) or "none"
         raise NoSuchSpider(f"No running spider named {_echo(spider)} (running: {running})")
 
-    def labels(self) -> dict[str, Crawl]:
+    def labels(self, finished: bool = False) -> dict[str, Crawl]:
         """Running crawls by spider name, or by crawl id where a name would not do.
 
         A name is used only when one crawl has it and no other crawl has it
-        as its id, so every running crawl gets a key of its own.
+        as its id, so every crawl gets a key of its own. With ``finished``,
+        the crawls that ended while the service went on come too.
         """
-        crawls = self.running()
+        crawls = self.running() + (self.finished if finished else [])
         taken: dict[str, int] = defaultdict(int)
         for crawl in crawls:
             taken[crawl.spider_name] += 1

@@ -63,13 +63,20 @@ class WebServiceAPI:
         """The running crawl with this crawl id or spider name."""
         return self._service.crawls.find(spider)
 
-    def crawls_by_label(self) -> dict[str, Crawl]:
+    def crawls_by_label(self, finished: bool = False) -> dict[str, Crawl]:
         """Running crawls by spider name, or by crawl id where several share a name.
 
         The keys of ``enginestatus`` and ``get_rates``: a name when it is
-        enough, an id when it is not.
+        enough, an id when it is not. With ``finished``, also the crawls that
+        ended while the service went on (a lingering service's, with their
+        ``finish_reason``), so a scrape sees how a crawl ended.
         """
-        return self._service.crawls.labels()
+        return self._service.crawls.labels(finished)
+
+    @property
+    def lingering(self) -> bool:
+        """True after the last crawl ended, while ``WEBSERVICE_LINGER`` keeps the service up."""
+        return self._service.lingering
 
     def spider_names(self) -> list[str]:
         """Names of the running spiders (a name twice if two crawls run it)."""

@@ -87,6 +87,8 @@ class Service:
         #: Unix time the service started listening, for uptime.
         self.started_at: float | None = None
         self._shutdown_trigger: Any = None
+        #: While lingering: the call that stops the service, and what waits for it.
+        self._linger: tuple[Any, Deferred[None]] | None = None
         #: What happened to the crawls, for ``/events`` and plugins.
         self.events = EventBus()
         #: The crawlers of the process, and a monitored crawl for each running one.
@@ -104,6 +106,7 @@ class Service:
         bind(crawler, self.api)
 
     def add_crawler(self, crawler: Crawler) -> None:
+        self._end_linger()
         self.bind(crawler)
         self.crawls.join(crawler)
         if self.port is None and not self.failed:
@@ -112,10 +115,53 @@ class Service:
             self.crawls.watch(crawler)
 
     def remove_crawler(self, crawler: Crawler) -> Deferred[None] | None:
+        """The crawler's engine stopped: the service stops with the last one.
+
+        With ``WEBSERVICE_LINGER``, it goes on answering that many seconds
+        first (the caller waits, so the process stays up), and a crawler
+        that joins meanwhile keeps it.
+        """
         self.crawls.leave(crawler)
-        if not self.crawls.crawlers:
-            return self.stop()
-        return None
+        if self.crawls.crawlers:
+            return None
+        if self.config.linger > 0 and self.port is not None and self._linger is None:
+            return self._linger_then_stop()
+        return self.stop()
+
+    @property
+    def lingering(self) -> bool:
+        return self._linger is not None
+
+    def _linger_then_stop(self) -> Deferred[None]:
+        from twisted.internet import reactor
+        from twisted.internet.defer import Deferred
+
+        done: Deferred[None] = Deferred()
+
+        def stop() -> None:
+            self._linger = None
+            stopped = self.stop()
+            if stopped is None:
+                done.callback(None)
+            else:
+                stopped.chainDeferred(done)
+
+        logger.info(
+            "Web service lingering %g s after the last crawl (WEBSERVICE_LINGER)",
+            self.config.linger,
+        )
+        self._linger = (reactor.callLater(self.config.linger, stop), done)
+        return done
+
+    def _end_linger(self) -> None:
+        """A crawler joined while lingering: serve it, and let the last one's stop return."""
+        if self._linger is None:
+            return
+        call, done = self._linger
+        self._linger = None
+        if call.active():
+            call.cancel()
+        done.callback(None)
 
     # -- listening ------------------------------------------------------------
 
@@ -287,6 +333,7 @@ class Service:
         )
 
     def stop(self) -> Deferred[None] | None:
+        self._end_linger()
         if self.discovery_path is not None:
             remove_discovery_file(self.discovery_path)
             self.discovery_path = None

@@ -467,6 +467,15 @@ SETTINGS: tuple[Setting, ...] = (
         "PEM private key file of that certificate",
     ),
     Setting(
+        "WEBSERVICE_LINGER",
+        0,
+        seconds(between=(0, 86400)),
+        "linger",
+        "seconds the service goes on answering after the last crawl ended"
+        " (`/metrics`, `/health` with each `finish_reason`; 0 to 86400);"
+        " two scrape intervals for fleets",
+    ),
+    Setting(
         "WEBSERVICE_ENQUEUE_SCHEMES",
         None,
         optional_strings,
@@ -549,6 +558,7 @@ class WebServiceConfig:
     response_timeout: float
     tls_certificate: str | None
     tls_key: str | None
+    linger: float
     enqueue_schemes: tuple[str, ...] | None
     settings_redact: tuple[str, ...]
     unix_socket: str | None

@@ -36,6 +36,7 @@ class Crawl:
         self.scheduled: int | None = 3
         self.paused = False
         self.state = "running"
+        self.finish_reason: str | None = None
 
     def stats(self) -> dict:
         return dict(self.stats_collector.get_stats())
@@ -56,8 +57,13 @@ def by_label(crawls) -> dict:
     return {(c.spider_name if names.count(c.spider_name) == 1 else c.id): c for c in crawls}
 
 
-def scrape(*crawls, uptime=None) -> dict:
-    api = SimpleNamespace(crawls_by_label=lambda: by_label(crawls), version="0.1.0", uptime=uptime)
+def scrape(*crawls, uptime=None, lingering=False) -> dict:
+    def crawls_by_label(finished=False):
+        return by_label([c for c in crawls if finished or c.state != "closed"])
+
+    api = SimpleNamespace(
+        crawls_by_label=crawls_by_label, version="0.1.0", uptime=uptime, lingering=lingering
+    )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ScrapyCollector(api))
     text = generate_latest(registry).decode()
@@ -176,3 +182,22 @@ def test_unknown_scheduler_size_is_left_out():
     quiet.scheduled = None
     families, _ = scrape(quiet)
     assert "scrapy_engine_scheduler_pending_requests" not in families
+
+
+def test_a_crawl_that_ended_while_lingering_says_how():
+    ended = crawl("demo", STATS)
+    ended.state, ended.finish_reason = "closed", "shutdown"
+    families, _ = scrape(ended, crawl("other", STATS), lingering=True)
+    assert samples(families["scrapy_finish_reason_info"]) == {
+        (("reason", "shutdown"), ("spider", "demo")): 1.0
+    }
+    states = samples(families["scrapy_engine_state"])
+    assert states[(("spider", "demo"), ("state", "closed"))] == 1.0
+    assert states[(("spider", "demo"), ("state", "running"))] == 0.0
+    assert states[(("spider", "other"), ("state", "running"))] == 1.0
+    assert states[(("spider", "other"), ("state", "closed"))] == 0.0
+    # Its last stats are still there; no live gauges of an engine that is gone.
+    assert samples(families["scrapy_item_scraped"])[(("spider", "demo"),)] == 7
+    in_flight = samples(families["scrapy_engine_in_flight_requests"])
+    assert set(in_flight) == {(("spider", "other"),)}
+    assert samples(families["scrapy_webservice_lingering"]) == {(): 1.0}

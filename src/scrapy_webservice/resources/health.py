@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from .. import JsonResource
+from .. import Access, JsonResource
 
 if TYPE_CHECKING:
     from twisted.web.server import Request
@@ -18,11 +18,27 @@ class HealthResource(JsonResource):
 
     The process id lets a client that found the service through a discovery
     file check that it talks to that file's process before it sends the
-    token (the port may have been taken over since).
+    token (the port may have been taken over since). With a token (either),
+    the answer also says what runs: each crawl's state and, for those that
+    ended while the service lingers, their ``finish_reason``, so a monitor
+    sees how a crawl ended; without one it names nothing.
     """
 
     ws_name = "health"
     public = True
 
     def render_GET(self, txrequest: Request) -> dict[str, Any]:
-        return {"status": "ok", "pid": os.getpid()}
+        answer: dict[str, Any] = {"status": "ok", "pid": os.getpid()}
+        api = self.api
+        if api.access(txrequest) is Access.NONE:
+            return answer
+        answer["lingering"] = api.lingering
+        answer["crawls"] = {
+            label: {
+                "crawl_id": crawl.id,
+                "state": crawl.state,
+                "finish_reason": crawl.finish_reason,
+            }
+            for label, crawl in api.crawls_by_label(finished=True).items()
+        }
+        return answer

@@ -27,7 +27,7 @@ __all__ = ["STATES", "ScrapyCollector"]
 logger = logging.getLogger(__name__)
 
 #: Every state ``scrapy_engine_state`` has a series for (1 for the current one).
-STATES = ("running", "pausing", "paused", "closing")
+STATES = ("running", "pausing", "paused", "closing", "closed")
 WINDOWS = ("last_minute", "since_start")
 RATE_SUFFIX = "_per_minute"
 
@@ -88,10 +88,15 @@ class ScrapyCollector(Collector):
         families = _Families()
         # The spider's name, or its crawl id where two crawls run one spider:
         # each crawl gets series of its own.
-        for spider, crawl in self.api.crawls_by_label().items():
+        # With the crawls that ended while the service lingers: a scrape sees
+        # how they ended (their last stats, state closed, finish reason).
+        for spider, crawl in self.api.crawls_by_label(finished=True).items():
             try:
-                self._engine(families, crawl, spider)
-                self._rates(families, crawl, spider)
+                if crawl.state == "closed":
+                    self._ended(families, crawl, spider)
+                else:
+                    self._engine(families, crawl, spider)
+                    self._rates(families, crawl, spider)
                 self._stats(families, crawl.stats(), spider)
             except Exception:
                 # One odd crawl must not cost the scrape of the others.
@@ -131,10 +136,27 @@ class ScrapyCollector(Collector):
             add(
                 "scrapy_engine_state",
                 "gauge",
-                "1 for the crawl's state: running, pausing, paused or closing",
+                "1 for the crawl's state: running, pausing, paused, closing or closed",
                 {"spider": spider, "state": name},
                 1.0 if name == state else 0.0,
             )
+
+    def _ended(self, families: _Families, crawl: Any, spider: str) -> None:
+        for name in STATES:
+            families.add(
+                "scrapy_engine_state",
+                "gauge",
+                "1 for the crawl's state: running, pausing, paused, closing or closed",
+                {"spider": spider, "state": name},
+                1.0 if name == "closed" else 0.0,
+            )
+        families.add(
+            "scrapy_finish_reason_info",
+            "gauge",
+            "1, labelled with why the spider closed (finished, closed_by_webservice...)",
+            {"spider": spider, "reason": crawl.finish_reason or "unknown"},
+            1.0,
+        )
 
     def _rates(self, families: _Families, crawl: Any, spider: str) -> None:
         rates = crawl.rates()
@@ -173,6 +195,11 @@ class ScrapyCollector(Collector):
         info = InfoMetricFamily("scrapy_webservice", "The web service of this process")
         info.add_metric([], {"version": self.api.version})
         yield info
+        yield GaugeMetricFamily(
+            "scrapy_webservice_lingering",
+            "1 after the last crawl ended, while WEBSERVICE_LINGER keeps the service up",
+            value=1.0 if getattr(self.api, "lingering", False) else 0.0,
+        )
         uptime = self.api.uptime
         if uptime is not None:
             yield GaugeMetricFamily(
