@@ -40,6 +40,7 @@ class Crawl(Process):
         spider: str = "demo",
         settings: dict[str, Any] | None = None,
         python: str = sys.executable,
+        arguments: dict[str, str] | None = None,
     ) -> None:
         args = [
             python,
@@ -52,6 +53,8 @@ class Crawl(Process):
             "-O",
             f"{items}:jsonlines",
         ]
+        for name, value in (arguments or {}).items():
+            args += ["-a", f"{name}={value}"]  # spider arguments, as scrapyd's -a _job=
         for name, value in (settings or {}).items():
             args += ["-s", f"{name}={value}"]
         super().__init__(args, cwd=PROJECT)

@@ -32,7 +32,7 @@ def test_a_lingering_service_tells_how_the_crawl_ended(fast_shop, crawls, tmp_pa
     health = client.get("health")
     assert health["lingering"] is True
     assert health["crawls"] == {
-        "demo": {"crawl_id": "demo~1", "state": "closed", "finish_reason": "finished"}
+        "demo": {"crawl_id": "demo~1", "job": None, "state": "closed", "finish_reason": "finished"}
     }
     # Without a token: alive, and nothing named.
     public = http(client.url + "health")

@@ -42,6 +42,7 @@ __all__ = [
     "resume",
     "scheduler_queues",
     "scheduler_size",
+    "scrapyd_job",
     "set_autothrottle_listening",
     "set_default_slot_delay",
     "slot_facts",
@@ -329,3 +330,24 @@ def guard_slot_concurrency(crawler: Crawler) -> None:
     for slot in downloader.slots.values():
         guard_slot(slot)
     downloader.slots = _GuardedSlots(downloader.slots)
+
+
+# -- scrapyd ------------------------------------------------------------------------------
+
+#: Where scrapyd puts a job's id besides the spider's ``_job`` argument:
+#: ``SCRAPYD_JOB`` from scrapyd 1.5, ``SCRAPY_JOB`` before (either may be gone).
+JOB_ENVIRONMENT = ("SCRAPYD_JOB", "SCRAPY_JOB")
+
+
+def scrapyd_job(crawler: Crawler) -> str | None:
+    """The scrapyd job id of the crawl, or ``None`` when scrapyd did not start it.
+
+    scrapyd runs ``scrapy crawl SPIDER -a _job=JOBID``, so the spider has it
+    as its ``_job`` attribute; the environment variable is the fallback.
+    """
+    import os
+
+    job = getattr(spider_of(crawler) or getattr(crawler, "spider", None), "_job", None)
+    if job is None:
+        job = next((os.environ[n] for n in JOB_ENVIRONMENT if os.environ.get(n)), None)
+    return None if job is None else str(job)

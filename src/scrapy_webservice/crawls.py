@@ -70,6 +70,8 @@ class Crawl:
         self._monitor = monitor
         #: The downloader's slots, delays and concurrency, read and tuned.
         self.downloader = DownloaderTuning(crawler)
+        #: The scrapyd job id when scrapyd started the crawl (``-a _job=...``), else ``None``.
+        self.job = adapter.scrapyd_job(crawler)
 
     def __repr__(self) -> str:
         return f"<Crawl {self.id} {self.state}>"
@@ -152,6 +154,7 @@ class Crawl:
         status["in_flight"] = self.in_flight
         status["scheduled"] = self.scheduled
         status["crawl_id"] = self.id
+        status["job"] = self.job
         status["rates"] = self.rates()
         return status
 
@@ -302,7 +305,7 @@ class CrawlRegistry:
         ]
 
     def find(self, spider: str) -> Crawl:
-        """The running crawl with this crawl id or spider name; never a guess.
+        """The running crawl with this crawl id, spider name or scrapyd job id; never a guess.
 
         A string that is the id of one crawl and the name of another, or the
         name of several, is an :class:`AmbiguousSpider` error that lists the ids.
@@ -310,7 +313,7 @@ class CrawlRegistry:
         if not isinstance(spider, str):
             raise NoSuchSpider("spider name must be a string")
         crawls = self.running()
-        matches = [c for c in crawls if c.id == spider or c.spider_name == spider]
+        matches = [c for c in crawls if spider in (c.id, c.spider_name, c.job)]
         if len(matches) == 1:
             return matches[0]
         if matches:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from twisted.internet import error as twisted_error
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
-from . import consoles
+from . import adapter, consoles
 from .crawls import CrawlRegistry
 from .encoding import WebServiceJSONEncoder, dumps, strict_encoder
 from .events import EventBus
@@ -309,6 +309,10 @@ class Service:
         )
         token = self.token.reveal() if self.token else None
         info: dict[str, Any] = {"url": self.url, "token": token}
+        job = adapter.scrapyd_job(crawler)
+        if job is not None:
+            # scrapyd runs one crawl per process: the file names its job.
+            info["job"] = job
         try:
             self.discovery_path = write_discovery_file(directory, info)
             from twisted.internet import reactor

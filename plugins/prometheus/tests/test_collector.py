@@ -37,6 +37,7 @@ class Crawl:
         self.paused = False
         self.state = "running"
         self.finish_reason: str | None = None
+        self.job: str | None = None
 
     def stats(self) -> dict:
         return dict(self.stats_collector.get_stats())
@@ -201,3 +202,17 @@ def test_a_crawl_that_ended_while_lingering_says_how():
     in_flight = samples(families["scrapy_engine_in_flight_requests"])
     assert set(in_flight) == {(("spider", "other"),)}
     assert samples(families["scrapy_webservice_lingering"]) == {(): 1.0}
+
+
+def test_one_info_series_per_crawl_names_its_id_and_scrapyd_job():
+    one, two = crawl("demo", STATS), crawl("other", STATS)
+    one.job = "6487ec79947edab326d6db28a2d86511e8247444"
+    families, _ = scrape(one, two)
+    assert samples(families["scrapy_crawl_info"]) == {
+        (("crawl_id", one.id), ("job", one.job), ("spider", "demo")): 1.0,
+        (("crawl_id", two.id), ("job", ""), ("spider", "other")): 1.0,
+    }
+    # The job is on that series only, not a label of every series.
+    for family in families.values():
+        if family.name != "scrapy_crawl_info":
+            assert all("job" not in s.labels for s in family.samples), family.name

@@ -19,9 +19,10 @@ class HealthResource(JsonResource):
     The process id lets a client that found the service through a discovery
     file check that it talks to that file's process before it sends the
     token (the port may have been taken over since). With a token (either),
-    the answer also says what runs: each crawl's state and, for those that
-    ended while the service lingers, their ``finish_reason``, so a monitor
-    sees how a crawl ended; without one it names nothing.
+    the answer also says what runs: each crawl's state, its scrapyd job id
+    and, for those that ended while the service lingers, their
+    ``finish_reason``, so a monitor sees how a crawl ended; without one it
+    names nothing.
     """
 
     ws_name = "health"
@@ -36,6 +37,7 @@ class HealthResource(JsonResource):
         answer["crawls"] = {
             label: {
                 "crawl_id": crawl.id,
+                "job": crawl.job,
                 "state": crawl.state,
                 "finish_reason": crawl.finish_reason,
             }

@@ -92,6 +92,7 @@ class ScrapyCollector(Collector):
         # how they ended (their last stats, state closed, finish reason).
         for spider, crawl in self.api.crawls_by_label(finished=True).items():
             try:
+                self._info(families, crawl, spider)
                 if crawl.state == "closed":
                     self._ended(families, crawl, spider)
                 else:
@@ -140,6 +141,16 @@ class ScrapyCollector(Collector):
                 {"spider": spider, "state": name},
                 1.0 if name == state else 0.0,
             )
+
+    def _info(self, families: _Families, crawl: Any, spider: str) -> None:
+        # One series per crawl with what identifies it: not a label on every series.
+        families.add(
+            "scrapy_crawl_info",
+            "gauge",
+            "1, labelled with the crawl's id and its scrapyd job id (empty without scrapyd)",
+            {"spider": spider, "crawl_id": crawl.id, "job": crawl.job or ""},
+            1.0,
+        )
 
     def _ended(self, families: _Families, crawl: Any, spider: str) -> None:
         for name in STATES:
