@@ -16,6 +16,7 @@ returns plain values; none is part of the public API.
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -202,8 +203,8 @@ def _downloader_clock() -> float:
     """
     from scrapy.core import downloader
 
-    clock = getattr(downloader, "monotonic", None) or downloader.time
-    return float(clock())
+    clock = getattr(downloader, "monotonic", None) or getattr(downloader, "time", None)
+    return float(clock()) if clock is not None else time.time()
 
 
 def slot_facts(slot: Any) -> dict[str, Any]:

@@ -23,8 +23,10 @@ from .client import (
     ServiceNotFound,
     WebServiceClient,
     WebServiceError,
+    describe_service,
 )
 from .errors import AMBIGUOUS
+from .fleet import ENV_PROMETHEUS, ENV_PROMETHEUS_PASSWORD
 from .targets import Targets
 from .watch import annotated_rates, status_lines, watch
 
@@ -180,21 +182,64 @@ def cmd_status(targets: Targets, args: argparse.Namespace, out: Output) -> None:
         client = targets.for_spider(args.spider)
         rates = {args.spider: client.call("stats", "get_rates", args.spider)}
         sections = [(client, rates)]
+        failed: list[dict[str, Any]] = []
     else:
-        sections = []
-        for client in targets.every():
-            targets.asked = client
-            sections.append((client, client.call("stats", "get_rates")))
+        sections, failed = rates_of_every(targets)
     if out.as_json:
-        out.json(annotated_rates(sections))
+        out.json({**annotated_rates(sections), **down_entries(failed)})
         return
     for client, rates in sections:
-        if len(sections) > 1:
+        if len(sections) + len(failed) > 1:
             print(f"{client.name}:", file=out.stream)
         if not rates:
             print("No spider is running.", file=out.stream)
         else:
             out.lines(status_lines(rates))
+    for info in failed:
+        reason = info.get("error") or "no answer"
+        print(f"{describe_service(info)}: down ({reason})", file=out.stream)
+
+
+def rates_of_every(
+    targets: Targets,
+) -> tuple[list[tuple[WebServiceClient, dict[str, Any]]], list[dict[str, Any]]]:
+    """Every service's rates, and the services that are down (shown, never hidden).
+
+    With one service its failure is the command's; with several (a machine's,
+    a fleet's), one that does not answer is listed as down and the others
+    are shown.
+    """
+    clients = targets.every()
+    failed = list(targets.down())
+    sections = []
+    for client in clients:
+        targets.asked = client
+        try:
+            sections.append((client, client.call("stats", "get_rates")))
+        except (WebServiceError, OSError) as exc:
+            if len(clients) == 1 and not failed:
+                raise
+            failed.append({"url": client.url, "pid": client.pid, "error": _message(exc)})
+    return sections, failed
+
+
+def _message(exc: BaseException) -> str:
+    return getattr(exc, "message", None) or str(exc)
+
+
+def down_entries(failed: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``status --json``'s entries of services that are down: keyed by their instance."""
+    return {
+        str(info.get("instance") or info["url"]): {
+            "spider": None,
+            "state": "down",
+            "service": info["url"],
+            "instance": info.get("instance"),
+            "pid": info.get("pid"),
+            "error": info.get("error"),
+        }
+        for info in failed
+    }
 
 
 def cmd_watch(targets: Targets, args: argparse.Namespace, out: Output) -> None:
@@ -212,6 +257,9 @@ def cmd_services(targets: Targets, args: argparse.Namespace, out: Output) -> Non
         except WebServiceError as exc:
             info["error"] = exc.message
         listing.append(info)
+    for down in targets.down():
+        error = f"down: {down.get('error') or 'no answer'}"
+        listing.append({"url": down["url"], "pid": None, "error": error})
     if out.as_json:
         out.json(listing)
         return
@@ -272,14 +320,22 @@ def cmd_list_running(targets: Targets, args: argparse.Namespace, out: Output) ->
     """list-running - list running spiders (of every local service)"""
     clients = targets.every()
     rows: list[tuple[str, WebServiceClient]] = []
+    down = [describe_service(info) for info in targets.down()]
     for client in clients:
         targets.asked = client
-        rows += [(name, client) for name in client.get("crawler/engine/open_spiders")]
-    if out.as_json or len(clients) == 1:
+        try:
+            rows += [(name, client) for name in client.get("crawler/engine/open_spiders")]
+        except WebServiceError:
+            if len(clients) == 1 and not down:
+                raise
+            down.append(client.name)
+    if out.as_json or (len(clients) == 1 and not down):
         out.lines([name for name, _ in rows])
     else:
         width = max((len(name) for name, _ in rows), default=0)
         out.lines([f"{name:<{width}}  {client.name}" for name, client in rows])
+    for name in down:
+        print(f"{name}: down", file=sys.stderr)
 
 
 def cmd_list_available(targets: Targets, args: argparse.Namespace, out: Output) -> None:
@@ -468,6 +524,41 @@ def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> No
         "--json", action="store_true", default=default(False), help="print JSON, for scripts"
     )
     group.add_argument("--timeout", type=float, default=default(10.0), help="seconds per request")
+    group.add_argument(
+        "--token-file",
+        default=default(None),
+        metavar="FILE",
+        help="read the token from FILE (a mounted secret), instead of --token",
+    )
+    fleet = parser.add_argument_group("a fleet through Prometheus (before or after the command)")
+    fleet.add_argument(
+        "--prometheus",
+        default=default(os.environ.get(ENV_PROMETHEUS)),
+        metavar="URL",
+        help="take the services from this Prometheus's active targets (SCRAPY_WS_PROMETHEUS);"
+        " the fleet's token from --token or --token-file",
+    )
+    fleet.add_argument(
+        "--prometheus-job", default=default(None), metavar="NAME", help="only this scrape job"
+    )
+    fleet.add_argument(
+        "--prometheus-token-file",
+        default=default(None),
+        metavar="FILE",
+        help="bearer token for a Prometheus behind auth",
+    )
+    fleet.add_argument(
+        "--prometheus-user",
+        default=default(None),
+        metavar="USER",
+        help=f"basic auth for Prometheus; the password from ${ENV_PROMETHEUS_PASSWORD}",
+    )
+    fleet.add_argument(
+        "--prometheus-ca",
+        default=default(None),
+        metavar="FILE",
+        help="CA certificates to trust for an HTTPS Prometheus",
+    )
 
 
 #: The ``dest`` of each global option.
@@ -670,14 +761,17 @@ def report(message: str, asked: WebServiceClient | None, code: int) -> int:
 def report_ambiguous(exc: AmbiguousService, targets: Targets) -> int:
     """The candidates, with their spiders, and how to pick one."""
     print(f"scrapy-ws: {exc.message}; this command needs one of:", file=sys.stderr)
+    fleet = targets.prometheus is not None
     for info in exc.candidates:
         url, pid = info.get("url"), info.get("pid")
-        print(f"  --pid {pid:<8} {url}  {targets.spiders_of(info)}", file=sys.stderr)
-    print(
-        "pick one with --pid PID (or SCRAPY_WS_PID=PID), or --url URL --token TOKEN;"
-        " see 'scrapy-ws services'",
-        file=sys.stderr,
+        pick = f"--url {url}" if fleet else f"--pid {pid:<8} {url}"
+        print(f"  {pick}  {targets.spiders_of(info)}", file=sys.stderr)
+    how = (
+        "pick one by crawl id or scrapyd job id, or with --url URL (the same token)"
+        if fleet
+        else "pick one with --pid PID (or SCRAPY_WS_PID=PID), or --url URL --token TOKEN"
     )
+    print(f"{how}; see 'scrapy-ws services'", file=sys.stderr)
     return EXIT_AMBIGUOUS
 
 

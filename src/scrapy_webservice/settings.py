@@ -570,18 +570,11 @@ class WebServiceConfig:
 
     def validated(self) -> WebServiceConfig:
         """Settings that are each fine but cannot work together; tokens read from files."""
-        config = self
-        for attribute, setting in (
-            ("token", "WEBSERVICE_TOKEN"),
-            ("readonly_token", "WEBSERVICE_READONLY_TOKEN"),
-        ):
-            path = getattr(self, f"{attribute}_file")
-            if path is None:
-                continue
-            if getattr(self, attribute) is not None:
-                raise ValueError(f"{setting} and {setting}_FILE are both set: use one of them")
-            token = read_token_file(f"{setting}_FILE", path)
-            config = dataclasses.replace(config, **{attribute: token})
+        token = _token_or_file(self.token, self.token_file, "WEBSERVICE_TOKEN")
+        readonly_token = _token_or_file(
+            self.readonly_token, self.readonly_token_file, "WEBSERVICE_READONLY_TOKEN"
+        )
+        config = dataclasses.replace(self, token=token, readonly_token=readonly_token)
         if bool(config.tls_certificate) != bool(config.tls_key):
             raise ValueError(
                 "WEBSERVICE_TLS_CERTIFICATE and WEBSERVICE_TLS_KEY go together:"
@@ -603,6 +596,15 @@ class WebServiceConfig:
         return (
             bool(self.unix_socket) or self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
         )
+
+
+def _token_or_file(token: Secret | None, path: str | None, name: str) -> Secret | None:
+    """The token as set, or read from its ``_FILE`` setting; both set is an error."""
+    if path is None:
+        return token
+    if token is not None:
+        raise ValueError(f"{name} and {name}_FILE are both set: use one of them")
+    return read_token_file(f"{name}_FILE", path)
 
 
 #: A token file longer than this is not a token.

@@ -12,6 +12,11 @@ Three kinds of commands:
 ``--pid`` (or ``SCRAPY_WS_PID``) picks one of the discovered ones. Nothing
 here ever picks the newest of several silently: it raises
 :class:`~scrapy_webservice.client.AmbiguousService` instead.
+
+``--prometheus URL`` makes the services those of a fleet, Prometheus's
+active targets (:mod:`scrapy_webservice.fleet`), with one token for all;
+the same rules then hold across machines, and a target that is down is
+shown as down.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from .client import (
     DEFAULT_TIMEOUT,
     AmbiguousService,
     JsonRpcError,
+    ServiceNotFound,
     WebServiceClient,
     WebServiceError,
     client_from_options,
@@ -32,6 +38,7 @@ from .client import (
     no_service_found,
 )
 from .errors import AMBIGUOUS
+from .fleet import prometheus_from_options, read_secret_file
 
 __all__ = ["SpiderNotFound", "Targets", "explicit"]
 
@@ -55,15 +62,53 @@ class Targets:
         self.options = options
         self.timeout = getattr(options, "timeout", None) or DEFAULT_TIMEOUT
         self.token = getattr(options, "token", None)
+        token_file = getattr(options, "token_file", None)
+        if token_file and not self.token:
+            self.token = read_secret_file(token_file, "token")
         self.pid = getattr(options, "pid", None)
+        #: The fleet's Prometheus, when ``--prometheus`` names one.
+        self.prometheus = None if explicit(options) else prometheus_from_options(options)
+        self._fleet: list[dict[str, Any]] | None = None
         #: The service the command talks to now, for error messages.
         self.asked: WebServiceClient | None = None
 
     def _client(self, info: dict[str, Any]) -> WebServiceClient:
         return WebServiceClient.from_discovery(info, timeout=self.timeout, token=self.token)
 
+    def fleet(self) -> list[dict[str, Any]]:
+        """The fleet's services, down ones included, from Prometheus's active targets."""
+        assert self.prometheus is not None
+        if not self.token:
+            raise WebServiceError(
+                "a fleet needs the token its crawls accept: --token or --token-file"
+                " (their WEBSERVICE_TOKEN_FILE, or the read-only one to only read)"
+            )
+        if self._fleet is not None:  # asked once per command
+            return self._fleet
+        services = self.prometheus.services(self.token)
+        if not services:
+            job = f" of job {self.prometheus.job!r}" if self.prometheus.job else ""
+            raise ServiceNotFound(f"Prometheus at {self.prometheus.url} has no active target{job}")
+        self._fleet = services
+        return services
+
+    def down(self) -> list[dict[str, Any]]:
+        """The fleet's services that Prometheus sees down (none without a fleet)."""
+        if self.prometheus is None:
+            return []
+        return [info for info in self.fleet() if info.get("health") == "down"]
+
     def discovered(self) -> list[dict[str, Any]]:
-        """The live local services (``--pid``'s only), newest first; at least one."""
+        """The live services (``--pid``'s only), newest first; at least one.
+
+        With a fleet, its targets that are not down.
+        """
+        if self.prometheus is not None:
+            services = [info for info in self.fleet() if info.get("health") != "down"]
+            if not services:
+                down = "; ".join(describe_service(info) for info in self.down())
+                raise ServiceNotFound(f"every service of the fleet is down: {down}")
+            return services
         services = find_services()
         if self.pid is not None:
             services = [info for info in services if info.get("pid") == self.pid]
@@ -73,6 +118,14 @@ class Targets:
 
     def one(self) -> WebServiceClient:
         """The single service a command without a spider goes to."""
+        if self.prometheus is not None:
+            services = self.discovered()
+            if len(services) > 1:
+                raise AmbiguousService(
+                    f"the fleet has {len(services)} services", candidates=services
+                )
+            self.asked = self._client(services[0])
+            return self.asked
         self.asked = client_from_options(self.options)
         return self.asked
 
@@ -114,9 +167,11 @@ class Targets:
             )
         if not found:
             asked = "; ".join(describe_service(info) for info in services)
-            message = (
-                f"No running spider named {spider!r} in any local web service (asked {asked})"
-            )
+            where = "the fleet" if self.prometheus is not None else "any local web service"
+            message = f"No running spider named {spider!r} in {where} (asked {asked})"
+            down = [describe_service(info) for info in self.down()]
+            if down:
+                message += "; down: " + "; ".join(down)
             if problems:
                 message += "; not answering: " + "; ".join(problems)
             raise SpiderNotFound(message)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
@@ -91,8 +92,10 @@ def status_lines(all_rates: dict[str, dict[str, Any]], columns: Columns = COLUMN
 def annotated_rates(sections: Sequence[Section]) -> dict[str, dict[str, Any]]:
     """Every service's rates in one mapping, for ``--json``.
 
-    Each spider's rates gain ``service`` (the URL) and ``pid``; a spider
-    name that several services run is keyed ``name@pid`` for each of them.
+    Each spider's rates gain ``service`` (the URL), ``instance`` (its
+    ``host:port``, as Prometheus names a target) and ``pid``; a spider name
+    that several services run is keyed ``name@pid`` for each of them
+    (``name@host:port`` for a remote service, whose pid is unknown).
     """
     counts: dict[str, int] = {}
     for _, rates in sections:
@@ -100,9 +103,11 @@ def annotated_rates(sections: Sequence[Section]) -> dict[str, dict[str, Any]]:
             counts[name] = counts.get(name, 0) + 1
     merged: dict[str, dict[str, Any]] = {}
     for client, rates in sections:
+        instance = urllib.parse.urlsplit(client.url).netloc
         for name, value in rates.items():
-            key = name if counts[name] == 1 else f"{name}@{client.pid}"
-            merged[key] = {**value, "service": client.url, "pid": client.pid}
+            suffix = client.pid if client.pid is not None else instance
+            key = name if counts[name] == 1 else f"{name}@{suffix}"
+            merged[key] = {**value, "service": client.url, "instance": instance, "pid": client.pid}
     return merged
 
 

@@ -1,0 +1,250 @@
+"""A fleet of three "machines" watched and steered through Prometheus's discovery.
+
+Each machine is a network namespace made by the test (a veth pair to this
+one: 10.201.N.2 there, 10.201.N.1 here) running the demo shop and a crawl
+whose service listens on every interface of its namespace with the fleet's
+tokens read from files, as a pod would. One real Prometheus discovers them
+through file_sd; ``scrapy-ws --prometheus URL`` then works across them.
+Where namespaces cannot be made (not root, no ``ip``), each machine is a
+loopback address of its own instead; the test says which ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from scrapy_webservice.client import WebServiceClient
+from scrapy_webservice.testing import WatchedProcess
+from test_prometheus_server import api, free_port, prometheus_binary, wait_for  # noqa: F401
+
+TOKEN = "fleet-full-" + "f" * 30
+READER = "fleet-reads-" + "r" * 30
+MACHINES = 3
+PORT = 6080
+PROJECT = Path(__file__).resolve().parents[3] / "tests" / "project"
+BIN = Path(sys.executable).parent
+
+
+class Machine:
+    """One machine of the fleet: a namespace (or a loopback address) with a shop and a crawl."""
+
+    def __init__(self, number: int, namespaces: bool, tmp: Path) -> None:
+        self.number = number
+        self.tag = f"{os.getpid() % 10000}{number}"
+        self.namespace = f"wsfleet{self.tag}" if namespaces else None
+        self.address = f"10.201.{number}.2" if namespaces else f"127.0.1.{number}"
+        self.tmp = tmp
+        self.processes: list[WatchedProcess] = []
+        self.job = f"job-{number}"
+
+    @property
+    def instance(self) -> str:
+        return f"{self.address}:{PORT}"
+
+    def run(self, *args: str) -> list[str]:
+        return ["ip", "netns", "exec", self.namespace, *args] if self.namespace else list(args)
+
+    def make(self) -> None:
+        if self.namespace is None:
+            return
+        host, peer = f"vws{self.tag}", f"vws{self.tag}p"
+        for command in (
+            f"ip netns add {self.namespace}",
+            f"ip link add {host} type veth peer name {peer}",
+            f"ip link set {peer} netns {self.namespace}",
+            f"ip addr add 10.201.{self.number}.1/24 dev {host}",
+            f"ip link set {host} up",
+            f"ip netns exec {self.namespace} ip link set lo up",
+            f"ip netns exec {self.namespace} ip addr add {self.address}/24 dev {peer}",
+            f"ip netns exec {self.namespace} ip link set {peer} up",
+        ):
+            subprocess.run(command.split(), check=True, capture_output=True)
+
+    def start(self, tokens: Path) -> None:
+        shop = WatchedProcess(
+            self.run(
+                sys.executable,
+                "-m",
+                "scrapy_webservice.demo.site",
+                "--products",
+                "3000",
+                "--delay",
+                "0.3",
+            )
+        )
+        self.processes.append(shop)
+        shop_url = shop.wait_for(r"^(http://127\.0\.0\.1:\d+/)$", timeout=30).group(1)
+        settings = {
+            "WEBSERVICE_HOST": "0.0.0.0" if self.namespace else self.address,
+            "WEBSERVICE_PORT": str(PORT),
+            "WEBSERVICE_TOKEN_FILE": str(tokens / "full"),
+            "WEBSERVICE_READONLY_TOKEN_FILE": str(tokens / "readonly"),
+            "WEBSERVICE_DISCOVERY_DIR": str(self.tmp / f"discovery{self.number}"),
+            "WEBSERVICE_PLUGINS_ONLY": "prometheus",
+            "CONCURRENT_REQUESTS": "2",
+        }
+        args = [sys.executable, "-m", "scrapy", "crawl", "demo", "-a", f"url={shop_url}"]
+        args += ["-a", f"_job={self.job}"]
+        for name, value in settings.items():
+            args += ["-s", f"{name}={value}"]
+        crawl = WatchedProcess(self.run(*args), cwd=PROJECT)
+        self.processes.append(crawl)
+        self.crawl = crawl
+
+    def client(self) -> WebServiceClient:
+        return WebServiceClient(f"http://{self.instance}/", TOKEN, timeout=5)
+
+    def kill(self) -> None:
+        self.crawl.proc.send_signal(signal.SIGKILL)
+        self.crawl.proc.wait(timeout=10)
+
+    def remove(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        if self.namespace is not None:
+            subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True)
+            subprocess.run(["ip", "link", "del", f"vws{self.tag}"], capture_output=True)
+
+
+def namespaces_possible() -> bool:
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        return False
+    probe = f"wsprobe{os.getpid() % 100000}"
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True)
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    return made.returncode == 0
+
+
+def scrapy_ws(prometheus: str, *args: str) -> subprocess.CompletedProcess[str]:
+    tokens = Path(os.environ["FLEET_TOKENS"])
+    return subprocess.run(
+        [
+            str(BIN / "scrapy-ws"),
+            "--prometheus",
+            prometheus,
+            "--token-file",
+            str(tokens / "full"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    tokens = tmp_path / "tokens"
+    tokens.mkdir()
+    (tokens / "full").write_text(TOKEN + "\n")
+    (tokens / "readonly").write_text(f"  {READER}\n")
+    monkeypatch.setenv("FLEET_TOKENS", str(tokens))
+    namespaces = namespaces_possible()
+    print(f"fleet machines: {'network namespaces' if namespaces else 'loopback addresses'}")
+    machines = [Machine(n, namespaces, tmp_path) for n in range(1, MACHINES + 1)]
+    try:
+        for machine in machines:
+            machine.make()
+            machine.start(tokens)
+        for machine in machines:
+            machine.crawl.wait_for(r"Web service listening on", timeout=60)
+        yield machines
+    finally:
+        for machine in machines:
+            machine.remove()
+
+
+def test_a_fleet_through_prometheus(prometheus_binary, fleet, tmp_path):  # noqa: F811
+    targets_file = tmp_path / "targets.json"
+    targets_file.write_text(json.dumps([{"targets": [m.instance for m in fleet]}]))
+    config = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+        "scrape_configs": [
+            {
+                "job_name": "crawls",
+                "authorization": {
+                    "type": "Bearer",
+                    "credentials_file": os.environ["FLEET_TOKENS"] + "/readonly",
+                },
+                "file_sd_configs": [{"files": [str(targets_file)], "refresh_interval": "1s"}],
+            }
+        ],
+    }
+    config_file = tmp_path / "prometheus.yml"
+    config_file.write_text(json.dumps(config))
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            prometheus_binary,
+            f"--config.file={config_file}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def health() -> dict[str, str]:
+            return {
+                t["labels"]["instance"]: t["health"] for t in api(base, "targets")["activeTargets"]
+            }
+
+        wait_for("every machine scraped", lambda: set(health().values()) == {"up"} and health())
+
+        # status: every spider of the fleet, with its instance.
+        status = scrapy_ws(base, "status", "--json")
+        assert status.returncode == 0, status.stderr
+        rates = json.loads(status.stdout)
+        assert sorted(r["instance"] for r in rates.values()) == sorted(m.instance for m in fleet)
+        assert {r["spider"] for r in rates.values()} == {"demo"}
+        assert all(key.startswith("demo@") for key in rates)
+
+        # One spider name in three places: ambiguous, the instances listed.
+        ambiguous = scrapy_ws(base, "pause", "demo")
+        assert ambiguous.returncode == 5, ambiguous.stderr
+        for machine in fleet:
+            assert machine.instance in ambiguous.stderr
+
+        # A scrapyd job id reaches its one crawl, and only it.
+        target = fleet[1]
+        paused = scrapy_ws(base, "pause", target.job, "--json")
+        assert paused.returncode == 0, paused.stderr
+        assert json.loads(paused.stdout)["state"] in ("pausing", "paused")
+        states = {
+            m.job: m.client().call("crawler/engine", "state", "demo")["state"] for m in fleet
+        }
+        assert states[target.job] in ("pausing", "paused")
+        assert [s for job, s in states.items() if job != target.job] == ["running", "running"]
+        resumed = scrapy_ws(base, "resume", target.job)
+        assert resumed.returncode == 0, resumed.stderr
+        assert target.client().call("crawler/engine", "state", "demo")["state"] == "running"
+
+        # A killed crawl shows as down, never hidden; the others still answer.
+        gone = fleet[2]
+        gone.kill()
+        wait_for("the killed crawl down", lambda: health()[gone.instance] == "down")
+        status = scrapy_ws(base, "status", "--json")
+        assert status.returncode == 0, status.stderr
+        rates = json.loads(status.stdout)
+        assert rates[gone.instance]["state"] == "down"
+        alive = {r["instance"] for r in rates.values() if r["state"] != "down"}
+        assert alive == {fleet[0].instance, fleet[1].instance}
+        text = scrapy_ws(base, "status")
+        assert f"{gone.instance}" in text.stdout
+        assert "down" in text.stdout
+        stopped = scrapy_ws(base, "stop", gone.job)
+        assert stopped.returncode == 4, stopped.stderr
+        assert "down" in stopped.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
