@@ -244,7 +244,8 @@ def down_entries(failed: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def cmd_watch(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     """watch - a live view of the running spiders until the crawls end (--json: one line a poll)"""
-    watch(targets.every(), args.interval, as_json=out.as_json, stream=out.stream)
+    down = [describe_service(info) for info in targets.down()]
+    watch(targets.every(), args.interval, as_json=out.as_json, stream=out.stream, down=down)
 
 
 def cmd_services(targets: Targets, args: argparse.Namespace, out: Output) -> None:

@@ -111,7 +111,7 @@ def annotated_rates(sections: Sequence[Section]) -> dict[str, dict[str, Any]]:
     return merged
 
 
-def _view(sections: Sequence[Section]) -> Any:
+def _view(sections: Sequence[Section], down: Sequence[str] = ()) -> Any:
     """The lines of ``status``, with a title, the states in colour, cut to the terminal."""
     from rich.console import Group
     from rich.text import Text
@@ -134,6 +134,7 @@ def _view(sections: Sequence[Section]) -> Any:
                 lines.append(line(text, _STATE_STYLES.get(rates["state"], "")))
         else:
             lines.append(line("(no spider running)"))
+    lines += [line(text, "red") for text in down]
     lines.append(
         line("DELAY, CONCURRENCY: of the downloader's new slots; Ctrl-C to stop watching", "dim")
     )
@@ -192,17 +193,22 @@ def watch(
     interval: float,
     as_json: bool = False,
     stream: IO[str] | None = None,
+    down: Sequence[str] = (),
 ) -> str:
     """Show the spiders' rates every ``interval`` seconds; returns why it stopped.
 
     It stops when the crawls end: every spider it saw has closed, or each
     service has gone away after answering at least once. A service that is
-    not reachable at the start is an error for the caller.
+    not reachable at the start is an error for the caller. ``down`` names
+    services known to be down (a fleet's, from Prometheus): they are shown
+    as down, with those that go away while watching.
     """
     stream = stream or sys.stdout
     watched = [clients] if isinstance(clients, WebServiceClient) else list(clients)
     seen: set[int] = set()
     downloaders = Downloaders()
+    #: What to show of services not watched: down at the start, or gone since.
+    gone = [f"{name}: down" for name in down]
 
     def poll() -> list[Section]:
         sections = []
@@ -212,6 +218,8 @@ def watch(
             except WebServiceError as exc:
                 if id(client) in seen and exc.status is None:
                     watched.remove(client)  # the service stopped with its crawl
+                    if len(watched) + len(gone) > 0:  # among others: shown, not hidden
+                        gone.append(f"{client.name}: stopped answering")
                     continue
                 raise
             seen.add(id(client))
@@ -223,7 +231,9 @@ def watch(
 
     if as_json:
         while sections := poll():
-            line = {"time": time.time(), "spiders": annotated_rates(sections)}
+            line: dict[str, Any] = {"time": time.time(), "spiders": annotated_rates(sections)}
+            if gone:
+                line["down"] = gone
             print(json.dumps(line), file=stream, flush=True)
             if not running(sections):
                 break
@@ -235,12 +245,12 @@ def watch(
 
     console = Console(file=stream)
     sections = poll()
-    with Live(_view(sections), console=console, auto_refresh=False) as live:
+    with Live(_view(sections, gone), console=console, auto_refresh=False) as live:
         while running(sections):
             time.sleep(interval)
             sections = poll()
             if not sections:
                 break
-            live.update(_view(sections), refresh=True)
+            live.update(_view(sections, gone), refresh=True)
     console.print("Crawl finished: no spider is running.")
     return "finished"

@@ -242,6 +242,27 @@ def test_a_fleet_through_prometheus(prometheus_binary, fleet, tmp_path):  # noqa
         text = scrapy_ws(base, "status")
         assert f"{gone.instance}" in text.stdout
         assert "down" in text.stdout
+        watcher = subprocess.Popen(
+            [
+                str(BIN / "scrapy-ws"),
+                "--prometheus",
+                base,
+                "--token-file",
+                os.environ["FLEET_TOKENS"] + "/full",
+                "watch",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            first = json.loads(watcher.stdout.readline())
+        finally:
+            watcher.kill()
+            watcher.wait(timeout=10)
+        assert {r["instance"] for r in first["spiders"].values()} == alive
+        assert [gone.instance in text for text in first["down"]] == [True]
         stopped = scrapy_ws(base, "stop", gone.job)
         assert stopped.returncode == 4, stopped.stderr
         assert "down" in stopped.stderr
