@@ -5,7 +5,8 @@
 set -eu
 cd "$(dirname "$0")"
 python3 -m venv .venv
-.venv/bin/pip install --quiet ../.. -e '.[test]'
+# The Prometheus plugin too: the fleet test (scrapy-ws --prometheus URL mcp) scrapes real crawls.
+.venv/bin/pip install --quiet ../.. ../prometheus -e '.[test]'
 .venv/bin/ruff check src tests
 .venv/bin/ruff format --check src tests
 .venv/bin/python -m pytest "$@"

@@ -39,6 +39,7 @@ __all__ = [
     "default_discovery_dir",
     "describe_service",
     "find_services",
+    "fleet_from_options",
     "get_json",
     "iter_events",
     "jsonrpc_client_call",
@@ -314,6 +315,22 @@ def find_services(directory: Path | None = None) -> list[dict[str, Any]]:
     Files of processes that are gone are removed on the way.
     """
     return read_discovery_files(directory or default_discovery_dir())
+
+
+def fleet_from_options(options: argparse.Namespace) -> list[dict[str, Any]] | None:
+    """The fleet's services, when ``scrapy-ws``'s global options name a Prometheus.
+
+    ``--prometheus URL`` (or ``SCRAPY_WS_PROMETHEUS``), with the fleet token
+    of ``--token``/``--token-file``: one record per active target, like a
+    discovery file's (``url``, ``token``) plus ``instance``, ``job``,
+    ``health`` (``up``/``down``) and ``error``; down ones included. ``None``
+    without a Prometheus (use :func:`find_services` then), or when the
+    options name one service outright (``--url``).
+    """
+    from .targets import Targets
+
+    targets = Targets(options)
+    return None if targets.prometheus is None else targets.fleet()
 
 
 def no_service_found(directory: Path | None = None, pid: int | None = None) -> ServiceNotFound:

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from scrapy_webservice.client import client_from_options
+from scrapy_webservice.client import client_from_options, fleet_from_options
 
 from .services import ServiceSet, discovery_dirs
 
@@ -63,6 +63,13 @@ def make_services(args: argparse.Namespace, options: argparse.Namespace) -> Serv
         or getattr(options, "port", None)
     ):
         return ServiceSet(client=client_from_options(options), timeout=timeout)
+    if fleet_from_options(options) is not None:
+        # --prometheus: the fleet's services, asked again at each refresh.
+        return ServiceSet(
+            fleet=lambda: fleet_from_options(options) or [],
+            token=getattr(options, "token", None),
+            timeout=timeout,
+        )
     return ServiceSet(
         directories=discovery_dirs(args.discovery_dir),
         pid=getattr(options, "pid", None),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,12 +114,15 @@ class ServiceSet:
         self,
         *,
         client: WebServiceClient | None = None,
+        fleet: Callable[[], list[dict[str, Any]]] | None = None,
         directories: Sequence[Path] = (),
         pid: int | None = None,
         token: str | None = None,
         timeout: float = 10.0,
     ) -> None:
         self.fixed = client
+        #: The fleet's services (Prometheus's targets), asked at each refresh.
+        self.fleet = fleet
         self.directories = list(directories)
         self.pid = pid
         self.token = token
@@ -134,7 +137,10 @@ class ServiceSet:
         if self.fixed is not None:
             return [((self.fixed.url, self.fixed.token), AttachedService(self.fixed))]
         found: dict[Any, dict[str, Any]] = {}
-        for directory in self.directories:
+        fleet = self.fleet() if self.fleet is not None else []
+        for info in fleet:
+            found.setdefault((None, info.get("url")), info)
+        for directory in self.directories if self.fleet is None else ():
             for info in find_services(directory):
                 key = info.get("pid"), info.get("url")
                 found.setdefault(key, info)
