@@ -27,7 +27,7 @@ from .client import (
 )
 from .errors import AMBIGUOUS
 from .fleet import ENV_PROMETHEUS, ENV_PROMETHEUS_PASSWORD
-from .targets import Targets
+from .targets import Targets, fan_out
 from .watch import annotated_rates, status_lines, watch
 
 EXIT_OK = 0
@@ -212,14 +212,14 @@ def rates_of_every(
     clients = targets.every()
     failed = list(targets.down())
     sections = []
-    for client in clients:
+    for client, rates, error in fan_out(lambda c: c.call("stats", "get_rates"), clients):
         targets.asked = client
-        try:
-            sections.append((client, client.call("stats", "get_rates")))
-        except (WebServiceError, OSError) as exc:
-            if len(clients) == 1 and not failed:
-                raise
-            failed.append({"url": client.url, "pid": client.pid, "error": _message(exc)})
+        if error is None:
+            sections.append((client, rates or {}))
+        elif isinstance(error, (WebServiceError, OSError)) and (len(clients) > 1 or failed):
+            failed.append({"url": client.url, "pid": client.pid, "error": _message(error)})
+        else:
+            raise error
     return sections, failed
 
 

@@ -22,7 +22,9 @@ shown as down.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from . import jsonrpc
 from .client import (
@@ -40,7 +42,37 @@ from .client import (
 from .errors import AMBIGUOUS
 from .fleet import prometheus_from_options, read_secret_file
 
-__all__ = ["SpiderNotFound", "Targets", "explicit"]
+__all__ = ["FAN_OUT", "SpiderNotFound", "Targets", "explicit", "fan_out"]
+
+
+#: Services asked at once by a command that asks several (``status``, finding a spider):
+#: a fleet's answer takes about its slowest service, not the sum of them all.
+FAN_OUT = 16
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def fan_out(
+    func: Callable[[T], R], items: Sequence[T], limit: int = FAN_OUT
+) -> list[tuple[T, R | None, BaseException | None]]:
+    """``func`` of each item, at most ``limit`` at a time; each result or error, in order."""
+    if len(items) <= 1:
+        results: list[tuple[T, R | None, BaseException | None]] = []
+        for item in items:
+            try:
+                results.append((item, func(item), None))
+            except Exception as exc:
+                results.append((item, None, exc))
+        return results
+    with ThreadPoolExecutor(max_workers=min(limit, len(items))) as pool:
+        futures = [pool.submit(func, item) for item in items]
+    return [(item, *_outcome(future)) for item, future in zip(items, futures, strict=True)]
+
+
+def _outcome(future: Future[R]) -> tuple[R | None, BaseException | None]:
+    error = future.exception()
+    return (None, error) if error is not None else (future.result(), None)
 
 
 class SpiderNotFound(WebServiceError):
@@ -145,20 +177,20 @@ class Targets:
             return self.asked
         found: list[tuple[dict[str, Any], WebServiceClient]] = []
         problems: list[str] = []
-        for info in services:
-            client = self._client(info)
-            try:
-                client.call("crawler/engine", "state", spider)
-            except JsonRpcError as exc:
-                if exc.code == AMBIGUOUS:  # several crawls of that service: it says which
+        clients = [(info, self._client(info)) for info in services]
+        answers = fan_out(lambda pair: pair[1].call("crawler/engine", "state", spider), clients)
+        for (info, client), _, error in answers:
+            if isinstance(error, JsonRpcError):
+                if error.code == AMBIGUOUS:  # several crawls of that service: it says which
                     found.append((info, client))
-                elif exc.code != jsonrpc.NOT_FOUND:
-                    problems.append(f"{client.name}: error {exc.code}: {exc.message}")
-                continue
-            except WebServiceError as exc:
-                problems.append(f"{client.name}: {exc.message}")
-                continue
-            found.append((info, client))
+                elif error.code != jsonrpc.NOT_FOUND:
+                    problems.append(f"{client.name}: error {error.code}: {error.message}")
+            elif isinstance(error, WebServiceError):
+                problems.append(f"{client.name}: {error.message}")
+            elif error is not None:
+                raise error
+            else:
+                found.append((info, client))
         if len(found) > 1:
             names = ", ".join(describe_service(info) for info, _ in found)
             raise AmbiguousService(
