@@ -261,8 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     option("--group", default=DEFAULTS["group"], help="name of the rule group")
     option("--interval", help="evaluation interval of the group (default: Prometheus's)")
     option("-o", "--output", type=Path, help="file to write (default: standard output)")
-    args = vars(parser.parse_args(argv))
-    output = args.pop("output")
+    options = parser.parse_args(argv)
+    output = options.output
+    args = {name: getattr(options, name) for name in DEFAULTS}
     if args["ok_reasons"] is None:
         args["ok_reasons"] = DEFAULTS["ok_reasons"]
     try:
