@@ -32,6 +32,10 @@ def test_the_job_id_is_in_the_discovery_file_health_and_enginestatus(
     client = WebServiceClient.discover()
     assert client.get("health")["crawls"]["demo"]["job"] == JOB
     assert client.get("enginestatus/demo")["job"] == JOB
+    # In the rates (so status --json) and the events of the crawl.
+    assert client.call("stats", "get_rates", "demo")["job"] == JOB
+    status = json.loads(scrapy_ws("status", "--json").stdout)
+    assert status["demo"]["job"] == JOB
     # A job id goes wherever a spider name does.
     assert client.call("crawler/engine", "state", JOB)["spider"] == "demo"
     paused = scrapy_ws("pause", JOB, "--json")

@@ -266,7 +266,11 @@ class CrawlRegistry:
         name = adapter.spider_of(crawler).name
         crawl_id = f"{name}{ID_SEPARATOR}{next(_numbers[name])}"
         monitor = CrawlMonitor(
-            crawler, self.rates_interval, self.events.publish, crawl_id=crawl_id
+            crawler,
+            self.rates_interval,
+            self.events.publish,
+            crawl_id=crawl_id,
+            job=adapter.scrapyd_job(crawler),
         )
         crawl = Crawl(crawler, crawl_id, monitor)
         self._crawls[crawler] = crawl

@@ -101,6 +101,7 @@ class CrawlMonitor:
         publish: Publish,
         clock: IReactorTime | None = None,
         crawl_id: str | None = None,
+        job: str | None = None,
     ) -> None:
         if clock is None:
             from twisted.internet import reactor
@@ -115,6 +116,8 @@ class CrawlMonitor:
         self.names: dict[str, str] = {"spider": self.spider_name}
         if crawl_id is not None:
             self.names["crawl_id"] = crawl_id
+        if job is not None:  # started by scrapyd: its job id too
+            self.names["job"] = job
         # One window of samples, plus the one that starts it.
         self.samples: deque[Sample] = deque(maxlen=math.ceil(WINDOW / interval) + 2)
         self.first: Sample | None = None
