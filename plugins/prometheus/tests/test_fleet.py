@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scrapy_webservice.client import WebServiceClient
@@ -266,6 +267,130 @@ def test_a_fleet_through_prometheus(prometheus_binary, fleet, tmp_path):  # noqa
         stopped = scrapy_ws(base, "stop", gone.job)
         assert stopped.returncode == 4, stopped.stderr
         assert "down" in stopped.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1, and its key, as PEM files (for Prometheus's TLS)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert, private = directory / "prometheus.pem", directory / "prometheus.key"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert, private
+
+
+def test_a_prometheus_behind_basic_auth_and_tls(prometheus_binary, webservice_crawl, tmp_path):  # noqa: F811
+    bcrypt = pytest.importorskip("bcrypt", reason="pip install bcrypt (the plugin's test extra)")
+    crawl = webservice_crawl(
+        plugins=["prometheus"], settings={"WEBSERVICE_TOKEN": TOKEN}, products=600, delay=0.3
+    )
+    client = crawl.client
+    cert, key = self_signed(tmp_path)
+    password = "prometheus-" + "p" * 20
+    web = {
+        "tls_server_config": {"cert_file": str(cert), "key_file": str(key)},
+        "basic_auth_users": {"ops": bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()},
+    }
+    (tmp_path / "web.yml").write_text(json.dumps(web))
+    instance = client.url.split("//", 1)[1].rstrip("/")
+    config = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+        "scrape_configs": [
+            {
+                "job_name": "crawls",
+                "authorization": {"type": "Bearer", "credentials": TOKEN},
+                "static_configs": [{"targets": [instance]}],
+            }
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(json.dumps(config))
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            prometheus_binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--web.config.file={tmp_path / 'web.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"https://127.0.0.1:{port}"
+
+    def status(*options: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPY_WS_")}
+        if password is not None:
+            env["SCRAPY_WS_PROMETHEUS_PASSWORD"] = password
+        return subprocess.run(
+            [
+                str(BIN / "scrapy-ws"),
+                "--prometheus",
+                base,
+                *options,
+                "--token",
+                TOKEN,
+                "status",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+
+    try:
+        trusted = ("--prometheus-user", "ops", "--prometheus-ca", str(cert))
+
+        def scraped() -> dict[str, Any] | None:
+            answer = status(*trusted, password=password)
+            if answer.returncode != 0:
+                return None
+            rates = json.loads(answer.stdout)
+            return rates if rates.get("demo", {}).get("state") == "running" else None
+
+        rates = wait_for("the crawl through an authenticated HTTPS Prometheus", scraped)
+        assert rates["demo"]["instance"] == instance
+        refused = status(*trusted, password="wrong")
+        assert refused.returncode != 0
+        assert "401" in refused.stderr
+        untrusted = status("--prometheus-user", "ops", password=password)
+        assert untrusted.returncode != 0
+        assert "certificate" in untrusted.stderr.lower()
     finally:
         server.terminate()
         server.wait(timeout=10)
