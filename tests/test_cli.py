@@ -207,3 +207,21 @@ async def test_get_prints_a_text_resource_as_it_is(serve, capsys):
     code = await threads.deferToThread(cli.main, ["get", "health", "--url", served.url, "--json"])
     out, err = capsys.readouterr()
     assert (code, json.loads(out)) == (0, {"status": "ok", "pid": os.getpid()})
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_token_from_a_file(serve, capsys, tmp_path):
+    served = serve()
+    token_file = tmp_path / "token"
+    token_file.write_text(f"\n  {served.token}\n")
+
+    async def main(*argv: str) -> tuple[int, str, str]:
+        code = await threads.deferToThread(cli.main, list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, err = await main("--url", served.url, "--token-file", str(token_file), "token")
+    assert (code, out.strip()) == (0, served.token), err
+    code, out, err = await main("--url", served.url, "list-resources", "--token-file", "/nope")
+    assert code == 2
+    assert "cannot read token from /nope" in err

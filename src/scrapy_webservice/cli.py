@@ -711,7 +711,11 @@ def _main(argv: Sequence[str] | None) -> int:
 
         print(shtab.complete(parser, shell=args.shell))
         return EXIT_OK
-    targets = Targets(args)
+    try:
+        targets = Targets(args)
+    except WebServiceError as exc:  # an unreadable --token-file, say: the command line's fault
+        print(f"scrapy-ws: error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         if hasattr(args, "plugin_argv"):
             return run_plugin_command(args)

@@ -483,8 +483,8 @@ class WebServiceClient:
 def client_from_options(options: argparse.Namespace) -> WebServiceClient:
     """The client that ``scrapy-ws``'s global options name, for command-line plugins.
 
-    ``--url`` (or ``--host``/``--port``), ``--token``, ``--pid``,
-    ``--timeout``: the same service ``scrapy-ws``'s own commands would
+    ``--url`` (or ``--host``/``--port``), ``--token`` (or ``--token-file``),
+    ``--pid``, ``--timeout``: the same service ``scrapy-ws``'s own commands would
     talk to. Raises :class:`ServiceNotFound` when no service is found, and
     :class:`AmbiguousService` when several run and ``--pid`` does not pick one.
     """
@@ -492,6 +492,11 @@ def client_from_options(options: argparse.Namespace) -> WebServiceClient:
     host = getattr(options, "host", None)
     port = getattr(options, "port", None)
     token = getattr(options, "token", None)
+    token_file = getattr(options, "token_file", None)
+    if token_file and not token:
+        from .fleet import read_secret_file
+
+        token = read_secret_file(token_file, "token")
     timeout = getattr(options, "timeout", None) or DEFAULT_TIMEOUT
     if url or host or port:
         path = getattr(options, "path", None)
