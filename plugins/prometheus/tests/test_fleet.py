@@ -210,6 +210,12 @@ def test_a_fleet_through_prometheus(prometheus_binary, fleet, tmp_path):  # noqa
         assert {r["spider"] for r in rates.values()} == {"demo"}
         assert all(key.startswith("demo@") for key in rates)
 
+        # Only one scrape job: this one has the crawls, another has nothing.
+        assert scrapy_ws(base, "--prometheus-job", "crawls", "list-running").returncode == 0
+        other = scrapy_ws(base, "--prometheus-job", "databases", "status")
+        assert other.returncode == 3, other.stderr
+        assert "no active target of job 'databases'" in other.stderr
+
         # One spider name in three places: ambiguous, the instances listed.
         ambiguous = scrapy_ws(base, "pause", "demo")
         assert ambiguous.returncode == 5, ambiguous.stderr
