@@ -76,7 +76,7 @@ def with_gone(
         except (TypeError, ValueError):
             since = now
         if now - since < grace:
-            labels[GONE_SINCE] = f"{since:.0f}"
+            labels[GONE_SINCE] = str(int(since))  # floored: never in the future
             kept.append({"targets": list(key), "labels": labels})
     return sorted(groups + kept, key=lambda group: group["targets"])
 
