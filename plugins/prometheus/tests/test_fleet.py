@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from scrapy_webservice.client import WebServiceClient
 from scrapy_webservice.testing import WatchedProcess
-from test_prometheus_server import api, free_port, prometheus_binary, wait_for  # noqa: F401
+from test_prometheus_server import api, prometheus_binary, running_prometheus, wait_for  # noqa: F401
 
 TOKEN = "fleet-full-" + "f" * 30
 READER = "fleet-reads-" + "r" * 30
@@ -166,34 +166,15 @@ def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def test_a_fleet_through_prometheus(prometheus_binary, fleet, tmp_path):  # noqa: F811
     targets_file = tmp_path / "targets.json"
     targets_file.write_text(json.dumps([{"targets": [m.instance for m in fleet]}]))
-    config = {
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
-        "scrape_configs": [
-            {
-                "job_name": "crawls",
-                "authorization": {
-                    "type": "Bearer",
-                    "credentials_file": os.environ["FLEET_TOKENS"] + "/readonly",
-                },
-                "file_sd_configs": [{"files": [str(targets_file)], "refresh_interval": "1s"}],
-            }
-        ],
+    scrape = {
+        "job_name": "crawls",
+        "authorization": {
+            "type": "Bearer",
+            "credentials_file": os.environ["FLEET_TOKENS"] + "/readonly",
+        },
+        "file_sd_configs": [{"files": [str(targets_file)], "refresh_interval": "1s"}],
     }
-    config_file = tmp_path / "prometheus.yml"
-    config_file.write_text(json.dumps(config))
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            prometheus_binary,
-            f"--config.file={config_file}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with running_prometheus(prometheus_binary, tmp_path, [scrape]) as base:
 
         def health() -> dict[str, str]:
             return {
@@ -273,9 +254,6 @@ def test_a_fleet_through_prometheus(prometheus_binary, fleet, tmp_path):  # noqa
         stopped = scrapy_ws(base, "stop", gone.job)
         assert stopped.returncode == 4, stopped.stderr
         assert "down" in stopped.stderr
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -330,32 +308,12 @@ def test_a_prometheus_behind_basic_auth_and_tls(prometheus_binary, webservice_cr
         "tls_server_config": {"cert_file": str(cert), "key_file": str(key)},
         "basic_auth_users": {"ops": bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()},
     }
-    (tmp_path / "web.yml").write_text(json.dumps(web))
     instance = client.url.split("//", 1)[1].rstrip("/")
-    config = {
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
-        "scrape_configs": [
-            {
-                "job_name": "crawls",
-                "authorization": {"type": "Bearer", "credentials": TOKEN},
-                "static_configs": [{"targets": [instance]}],
-            }
-        ],
+    scrape = {
+        "job_name": "crawls",
+        "authorization": {"type": "Bearer", "credentials": TOKEN},
+        "static_configs": [{"targets": [instance]}],
     }
-    (tmp_path / "prometheus.yml").write_text(json.dumps(config))
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            prometheus_binary,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--web.config.file={tmp_path / 'web.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"https://127.0.0.1:{port}"
 
     def status(*options: str, password: str | None = None) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPY_WS_")}
@@ -379,7 +337,7 @@ def test_a_prometheus_behind_basic_auth_and_tls(prometheus_binary, webservice_cr
             check=False,
         )
 
-    try:
+    with running_prometheus(prometheus_binary, tmp_path, [scrape], web) as base:
         trusted = ("--prometheus-user", "ops", "--prometheus-ca", str(cert))
 
         def scraped() -> dict[str, Any] | None:
@@ -397,6 +355,3 @@ def test_a_prometheus_behind_basic_auth_and_tls(prometheus_binary, webservice_cr
         untrusted = status("--prometheus-user", "ops", password=password)
         assert untrusted.returncode != 0
         assert "certificate" in untrusted.stderr.lower()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

@@ -34,7 +34,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from scrapy_webservice.client import WebServiceClient
 from scrapy_webservice.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD
 from scrapy_webservice.testing import CrawlWithService
-from test_prometheus_server import INSTALL, TOKEN, api, free_port, wait_for
+from test_prometheus_server import INSTALL, TOKEN, api, free_port, running_prometheus, wait_for
 
 from scrapy_webservice_prometheus.targets import write_targets
 
@@ -375,31 +375,12 @@ def prometheus(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     tmp_path = tmp_path_factory.mktemp("prometheus")
     targets_file = tmp_path / "targets.json"
     assert len(write_targets(targets_file, fleet.discovery)) == 2
-    config = {
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
-        "scrape_configs": [
-            {
-                "job_name": "crawls",
-                "authorization": {"type": "Bearer", "credentials": TOKEN},
-                "file_sd_configs": [{"files": [str(targets_file)], "refresh_interval": "1s"}],
-            }
-        ],
+    scrape = {
+        "job_name": "crawls",
+        "authorization": {"type": "Bearer", "credentials": TOKEN},
+        "file_sd_configs": [{"files": [str(targets_file)], "refresh_interval": "1s"}],
     }
-    config_file = tmp_path / "prometheus.yml"
-    config_file.write_text(json.dumps(config))
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config_file}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with running_prometheus(binary, tmp_path, [scrape]) as base:
         # Rates need a few samples of each crawl in their window.
         def scraped_enough() -> bool:
             query = 'count_over_time(up{job="crawls"}[15s]) >= 4'
@@ -407,12 +388,6 @@ def prometheus(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
         wait_for("both crawls scraped 4 times", scraped_enough, 60)
         yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def label_values(query: str) -> tuple[str, str]:
