@@ -224,4 +224,4 @@ async def test_the_token_from_a_file(serve, capsys, tmp_path):
     assert (code, out.strip()) == (0, served.token), err
     code, out, err = await main("--url", served.url, "list-resources", "--token-file", "/nope")
     assert code == 2
-    assert "cannot read token from /nope" in err
+    assert "--token-file: cannot read /nope: No such file or directory" in err

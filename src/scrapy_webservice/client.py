@@ -494,9 +494,9 @@ def client_from_options(options: argparse.Namespace) -> WebServiceClient:
     token = getattr(options, "token", None)
     token_file = getattr(options, "token_file", None)
     if token_file and not token:
-        from .fleet import read_secret_file
+        from .fleet import read_token_option
 
-        token = read_secret_file(token_file, "token")
+        token = read_token_option("--token-file", token_file)
     timeout = getattr(options, "timeout", None) or DEFAULT_TIMEOUT
     if url or host or port:
         path = getattr(options, "path", None)

@@ -18,17 +18,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .client import DEFAULT_TIMEOUT, WebServiceError
+from .secret import read_secret_file
 
 __all__ = [
     "ENV_PROMETHEUS",
     "ENV_PROMETHEUS_PASSWORD",
     "METRICS_PATH",
     "Prometheus",
-    "read_secret_file",
+    "read_token_option",
 ]
 
 #: ``--prometheus``'s environment variable.
@@ -37,19 +37,14 @@ ENV_PROMETHEUS = "SCRAPY_WS_PROMETHEUS"
 ENV_PROMETHEUS_PASSWORD = "SCRAPY_WS_PROMETHEUS_PASSWORD"  # noqa: S105 (a variable name)
 #: Where the Prometheus plugin serves the metrics, under a service's URL.
 METRICS_PATH = "metrics"
-#: A secret file longer than this holds no token.
-MAX_SECRET_FILE = 4096
 
 
-def read_secret_file(path: str, what: str) -> str:
-    """A token from a file (a Kubernetes secret, say), surrounding whitespace stripped."""
+def read_token_option(option: str, path: str) -> str:
+    """The token of a ``--token-file``-like option, by the service's own rules for its files."""
     try:
-        text = Path(path).read_bytes()[: MAX_SECRET_FILE + 1].decode("utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WebServiceError(f"cannot read {what} from {path}: {exc}") from None
-    if not text or len(text) > MAX_SECRET_FILE:
-        raise WebServiceError(f"{path} holds no {what}")
-    return text
+        return read_secret_file(option, path).reveal()
+    except ValueError as exc:
+        raise WebServiceError(str(exc)) from None
 
 
 @dataclass
@@ -144,7 +139,7 @@ def prometheus_from_options(options: Any) -> Prometheus | None:
     token = None
     token_file = getattr(options, "prometheus_token_file", None)
     if token_file:
-        token = read_secret_file(token_file, "Prometheus token")
+        token = read_token_option("--prometheus-token-file", token_file)
     return Prometheus(
         url,
         job=getattr(options, "prometheus_job", None),

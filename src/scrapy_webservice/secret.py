@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from typing import NoReturn
 
-__all__ = ["Secret"]
+__all__ = ["MAX_SECRET_FILE", "Secret", "read_secret_file"]
 
 
 class Secret:
@@ -43,3 +43,33 @@ class Secret:
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Secret is not pickled")
+
+
+#: A token file longer than this is not a token.
+MAX_SECRET_FILE = 4096
+
+
+def read_secret_file(name: str, path: str) -> Secret:
+    """The token in ``path`` (a mounted secret), surrounding whitespace stripped.
+
+    One reader for the service's ``WEBSERVICE_TOKEN_FILE`` and scrapy-ws's
+    ``--token-file``, which often read the same file. A ``ValueError``
+    names ``name`` (the setting or option) and the file, never its content,
+    when it cannot be a token.
+    """
+    try:
+        with open(path, "rb") as file:
+            raw = file.read(MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_SECRET_FILE:
+        raise ValueError(f"{name}: {path} is longer than {MAX_SECRET_FILE} bytes: not a token")
+    try:
+        token = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"{name}: {path} is not UTF-8 text") from None
+    if not token:
+        raise ValueError(f"{name}: {path} is empty")
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise ValueError(f"{name}: {path} holds more than one word: a token has no spaces")
+    return Secret(token)

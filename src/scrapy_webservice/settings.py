@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .secret import Secret
+from .secret import Secret, read_secret_file
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -604,33 +604,7 @@ def _token_or_file(token: Secret | None, path: str | None, name: str) -> Secret 
         return token
     if token is not None:
         raise ValueError(f"{name} and {name}_FILE are both set: use one of them")
-    return read_token_file(f"{name}_FILE", path)
-
-
-#: A token file longer than this is not a token.
-MAX_TOKEN_FILE = 4096
-
-
-def read_token_file(name: str, path: str) -> Secret:
-    """The token in ``path``, surrounding whitespace stripped; a ``ValueError`` naming
-    the setting and the file (never its content) when it cannot be one.
-    """
-    try:
-        with open(path, "rb") as file:
-            raw = file.read(MAX_TOKEN_FILE + 1)
-    except OSError as exc:
-        raise ValueError(f"{name}: cannot read {path}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_TOKEN_FILE:
-        raise ValueError(f"{name}: {path} is longer than {MAX_TOKEN_FILE} bytes: not a token")
-    try:
-        token = raw.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise ValueError(f"{name}: {path} is not UTF-8 text") from None
-    if not token:
-        raise ValueError(f"{name}: {path} is empty")
-    if any(c.isspace() or not c.isprintable() for c in token):
-        raise ValueError(f"{name}: {path} holds more than one word: a token has no spaces")
-    return Secret(token)
+    return read_secret_file(f"{name}_FILE", path)
 
 
 # -- misspelt names -----------------------------------------------------------------------

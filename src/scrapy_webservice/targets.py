@@ -40,7 +40,7 @@ from .client import (
     no_service_found,
 )
 from .errors import AMBIGUOUS
-from .fleet import prometheus_from_options, read_secret_file
+from .fleet import prometheus_from_options, read_token_option
 
 __all__ = ["FAN_OUT", "SpiderNotFound", "Targets", "explicit", "fan_out"]
 
@@ -96,7 +96,7 @@ class Targets:
         self.token = getattr(options, "token", None)
         token_file = getattr(options, "token_file", None)
         if token_file and not self.token:
-            self.token = read_secret_file(token_file, "token")
+            self.token = read_token_option("--token-file", token_file)
         self.pid = getattr(options, "pid", None)
         #: The fleet's Prometheus, when ``--prometheus`` names one.
         self.prometheus = None if explicit(options) else prometheus_from_options(options)
