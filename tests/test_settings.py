@@ -167,6 +167,10 @@ WRONG_VALUES = [
     ("WEBSERVICE_PLUGINS_ONLY", 5, "WEBSERVICE_PLUGINS_ONLY must be a list of strings"),
     ("WEBSERVICE_RESOURCES", "{not json", "WEBSERVICE_RESOURCES must be a dict (or its JSON)"),
     ("WEBSERVICE_RESOURCES_BASE", "[1]", "WEBSERVICE_RESOURCES_BASE must be a dict"),
+    ("WEBSERVICE_MAX_SHARE", "half", "WEBSERVICE_MAX_SHARE must be a fraction above 0"),
+    ("WEBSERVICE_MAX_SHARE", 1.5, "WEBSERVICE_MAX_SHARE must be a fraction above 0"),
+    ("WEBSERVICE_MAX_SHARE", "0", "WEBSERVICE_MAX_SHARE must be a fraction above 0"),
+    ("WEBSERVICE_MAX_CONNECTIONS", 0, "WEBSERVICE_MAX_CONNECTIONS must be at least 1"),
 ]
 
 

@@ -248,7 +248,8 @@ async def test_settings_are_answered_with_every_secret_redacted(tmp_path):
         "FEEDS": {feed: {"format": "json"}},
         "DEFAULT_REQUEST_HEADERS": {"Authorization": "Bearer header-secret-1212"},
     }
-    async with crawling(tmp_path, products=40, **settings) as session:
+    # Long enough for the ~500 calls below, which the bounded service answers in turn.
+    async with crawling(tmp_path, products=200, **settings) as session:
         service = current_service()
         secrets = [
             "tok-1111",

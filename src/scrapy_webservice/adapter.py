@@ -352,3 +352,23 @@ def scrapyd_job(crawler: Crawler) -> str | None:
     if job is None:
         job = next((os.environ[n] for n in JOB_ENVIRONMENT if os.environ.get(n)), None)
     return None if job is None else str(job)
+
+
+# -- Twisted Web's HTTP channel -------------------------------------------------------------
+
+
+def request_line(channel: Any) -> tuple[bytes, bytes, bytes] | None:
+    """Method, target and version of the request whose head ``channel`` has just read.
+
+    Twisted's ``HTTPChannel`` keeps them (``_command``, ``_path``,
+    ``_version``, since Twisted 16) until the request is received whole; the
+    site refuses a request without a token from its head with them.
+    ``None`` if a Twisted release renamed them: the request then takes the
+    full path, which refuses it as before, only later.
+    """
+    command = getattr(channel, "_command", None)
+    path = getattr(channel, "_path", None)
+    version = getattr(channel, "_version", None)
+    if command is None or path is None or version is None:
+        return None
+    return command, path, version

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -241,6 +241,8 @@ class CrawlRegistry:
         self._monitors: dict[Crawler, CrawlMonitor] = {}
         #: Crawls that ended while the service went on (the newest last).
         self.finished: list[Crawl] = []
+        #: The service's own figures (``webservice/...``), put in a crawl's stats as it closes.
+        self.service_stats: Callable[[], dict[str, Any]] | None = None
 
     # -- membership ---------------------------------------------------------------
 
@@ -296,6 +298,12 @@ class CrawlRegistry:
         data: dict[str, Any] = {"spider": spider.name, "reason": reason}
         if crawl is not None:
             data["crawl_id"] = crawl.id
+            if self.service_stats is not None:
+                try:
+                    for key, value in self.service_stats().items():
+                        crawl.crawler.stats.set_value(key, value)
+                except Exception:
+                    logger.exception("Web service: its figures were not put in the stats")
         self.events.publish("spider_closed", **data)
 
     # -- finding --------------------------------------------------------------------

@@ -157,6 +157,17 @@ class WebServiceAPI:
         started = self.started_at
         return None if started is None else max(0.0, time.time() - started)
 
+    def load(self) -> dict[str, Any]:
+        """What the service has cost the crawl's reactor, and what it refused.
+
+        ``max_share`` (``WEBSERVICE_MAX_SHARE``), ``busy_seconds`` (its own
+        work on the reactor), ``paused_seconds`` and ``pauses`` (time it
+        stopped reading because its share was spent), ``paused`` (now),
+        ``refused`` (by reason: ``unauthorized``, ``connections``) and
+        ``connections`` (open now). Empty figures before it listens.
+        """
+        return self._service.load()
+
     @property
     def version(self) -> str:
         from . import __version__

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, cast
 from twisted.internet import error as twisted_error
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
-from . import adapter, consoles
+from . import adapter, consoles, metered
+from .budget import AddressLimits, ReactorBudget
 from .crawls import CrawlRegistry
 from .encoding import WebServiceJSONEncoder, dumps, strict_encoder
 from .events import EventBus
@@ -98,6 +99,10 @@ class Service:
         #: The log's levels, and its records as ``log`` events.
         self.log = LogControl(self.events)
         self._encoder: WebServiceJSONEncoder | None = None
+        #: The service's share of the reactor, and its connection limits.
+        self.budget: ReactorBudget | None = None
+        self.limits = AddressLimits(config.max_connections, config.max_connections_per_address)
+        self.crawls.service_stats = self.service_stats
 
     # -- crawlers ----------------------------------------------------------
 
@@ -195,7 +200,7 @@ class Service:
         try:
             self._check_safe()
             self.root = self.build_root(crawler)
-            self.site = WebServiceSite(self.root, self.config, self.tokens)
+            self.site = WebServiceSite(self.root, self.config, self.tokens, self.limits)
             self.port = self._listen(self.site)
         except (ServiceError, RegistryError) as exc:
             self.failed = True
@@ -237,9 +242,22 @@ class Service:
                 " WEBSERVICE_AUTH_ENABLED = False; enable authentication or listen on 127.0.0.1"
             )
 
-    def _listen(self, site: WebServiceSite) -> IListeningPort:
-        from scrapy.utils.reactor import listen_tcp
+    def _new_budget(self) -> ReactorBudget:
+        from twisted.internet import reactor
 
+        def shedding(snapshot: dict[str, Any]) -> None:
+            logger.info(
+                "Web service: its share of the reactor (WEBSERVICE_MAX_SHARE = %g) is spent;"
+                " it reads no more requests until the budget refills",
+                self.config.max_share,
+            )
+            self.events.publish("shedding", **snapshot)
+
+        return ReactorBudget(self.config.max_share, reactor.callLater, on_shedding=shedding)
+
+    def _listen(self, site: WebServiceSite) -> IListeningPort:
+        self.budget = budget = self._new_budget()
+        site.budget = budget
         if self.config.unix_socket:
             return self._listen_unix(site, self.config.unix_socket)
         factory: Any = site
@@ -247,7 +265,7 @@ class Service:
             factory = _TLSFactory(self._tls_options(site), False, site)
         ports = self.config.port_range
         try:
-            return listen_tcp(ports, self.config.host, factory)
+            return metered.listen_tcp(ports, self.config.host, factory, budget, self.limits)
         except twisted_error.CannotListenError as exc:
             if not ports:
                 where = "any port"
@@ -282,19 +300,10 @@ class Service:
             ) from exc
 
     def _listen_unix(self, site: WebServiceSite, path: str) -> IListeningPort:
-        from twisted.internet import reactor
-        from twisted.internet.interfaces import IReactorUNIX
-
+        assert self.budget is not None
         try:
             # 0600 from the start: only this user may connect; the token is checked too.
-            # Twisted's bare ``Factory`` means Factory[_ProtoWithFactory] (its type
-            # variable's default), which no concrete factory matches: any one works.
-            return IReactorUNIX(reactor).listenUNIX(
-                path,
-                site,  # type: ignore[arg-type]
-                mode=0o600,
-                wantPID=True,
-            )
+            return metered.listen_unix(path, site, self.budget, self.limits)
         except twisted_error.CannotListenError as exc:
             raise ServiceError(
                 f"cannot listen on the Unix socket {path}: {exc.socketError};"
@@ -357,9 +366,32 @@ class Service:
         self.crawls.stop()
         self.events.close()
         stopped = port.stopListening()
+        if self.budget is not None:
+            self.budget.stop()
         logger.info("Web service stopped")
         self.plugins.call("service_stopped", service=self.api)
         return stopped
+
+    def load(self) -> dict[str, Any]:
+        """What the service cost the reactor and refused, since it started listening."""
+        budget = self.budget
+        snapshot = budget.snapshot() if budget is not None else {}
+        snapshot["connections"] = self.limits.open
+        return snapshot
+
+    def service_stats(self) -> dict[str, Any]:
+        """The ``webservice/...`` stats a crawl carries when it closes."""
+        load = self.load()
+        if "busy_seconds" not in load:
+            return {}
+        stats: dict[str, Any] = {
+            "webservice/busy_seconds": round(load["busy_seconds"], 3),
+            "webservice/paused_seconds": round(load["paused_seconds"], 3),
+            "webservice/pauses": load["pauses"],
+        }
+        for reason, count in sorted(load["refused"].items()):
+            stats[f"webservice/refused/{reason}"] = count
+        return stats
 
     def dumps(self, obj: Any) -> str:
         """JSON text of ``obj``, asking the plugins about values the encoder does not know."""
@@ -408,3 +440,10 @@ class _TLSFactory(TLSMemoryBIOFactory):
 
     def _applyProtocolNegotiation(self, connection: Any) -> None:
         return None
+
+    def buildProtocol(self, addr: Any) -> Any:
+        """TLS over the site's channel, or nothing when the site refuses the connection."""
+        channel = self.wrappedFactory.buildProtocol(addr)
+        if channel is None:
+            return None
+        return self.protocol(self, channel)

@@ -113,6 +113,20 @@ def seconds(between: tuple[float, float] | None = None) -> Parser:
     return parse
 
 
+def optional_fraction(settings: BaseSettings, name: str, default: float | None) -> float | None:
+    """A share of something, above 0 and at most 1; ``None`` (or ``"None"``) for no bound."""
+    value = _given(settings, name, default)
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
+        return None
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        raise _refused(name, "a fraction above 0 and at most 1, or None", value) from None
+    if not 0 < share <= 1:  # NaN too
+        raise _refused(name, "a fraction above 0 and at most 1, or None", value)
+    return share
+
+
 def port_range(settings: BaseSettings, name: str, default: list[int]) -> list[int]:
     """Normalise the port setting to the list ``listen_tcp`` expects.
 
@@ -491,6 +505,28 @@ SETTINGS: tuple[Setting, ...] = (
         "more setting names whose values `crawler/settings` answers as `<redacted>`",
     ),
     Setting(
+        "WEBSERVICE_MAX_SHARE",
+        0.1,
+        optional_fraction,
+        "max_share",
+        "most of the reactor's time the service may take (0 to 1); past it, it stops"
+        " reading requests until its budget refills; `None`: no bound",
+    ),
+    Setting(
+        "WEBSERVICE_MAX_CONNECTIONS",
+        256,
+        integer(minimum=1),
+        "max_connections",
+        "most connections open at once; one more is closed at once",
+    ),
+    Setting(
+        "WEBSERVICE_MAX_CONNECTIONS_PER_ADDRESS",
+        128,
+        integer(minimum=1),
+        "max_connections_per_address",
+        "most connections open at once from one client address",
+    ),
+    Setting(
         "WEBSERVICE_UNIX_SOCKET",
         None,
         optional_path,
@@ -562,6 +598,9 @@ class WebServiceConfig:
     enqueue_schemes: tuple[str, ...] | None
     settings_redact: tuple[str, ...]
     unix_socket: str | None
+    max_share: float | None
+    max_connections: int
+    max_connections_per_address: int
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> WebServiceConfig:

@@ -14,6 +14,7 @@ through the same checks, and malformed requests get a JSON 400.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import time
@@ -30,6 +31,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
+from . import adapter
 from .resource import ErrorResource, JsonResource, error_body, write_error
 from .rpc_resource import JsonRpcResource
 from .security import (
@@ -44,6 +46,7 @@ from .security import (
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime, ITCPTransport
 
+    from .budget import AddressLimits, ReactorBudget
     from .settings import WebServiceConfig
 
 __all__ = ["WebServiceChannel", "WebServiceRequest", "WebServiceSite"]
@@ -79,6 +82,13 @@ class WebServiceRequest(Request):
     """
 
     too_large: bool = False
+    #: Refused from its head alone (no valid token): its body, if any, is dropped.
+    refused_early: bool = False
+    #: Its early answer is written; and it was received whole (with its body, if any).
+    refusal_sent: bool = False
+    refusal_received: bool = False
+    #: The token was checked from the head (``webservice_access`` holds the verdict).
+    access_checked: bool = False
     webservice_access: Access = Access.NONE
     _received: int = 0
     #: The site's limit, read once per request (the body may come in many chunks).
@@ -104,7 +114,7 @@ class WebServiceRequest(Request):
         Request.gotLength(self, length)
 
     def handleContentChunk(self, data: bytes) -> None:
-        if self.too_large:
+        if self.too_large or self.refused_early:
             return
         self._received += len(data)
         limit = self._max_size
@@ -113,6 +123,15 @@ class WebServiceRequest(Request):
             self.content = BytesIO()
             return
         Request.handleContentChunk(self, data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        if self.refused_early:
+            # Answered from its head: nothing of Twisted's request parsing is needed.
+            self.refusal_received = True
+            if self.refusal_sent:
+                cast("WebServiceChannel", self.channel).refusal_done(self)
+            return
+        Request.requestReceived(self, command, path, version)
 
     def process(self) -> None:
         """Twisted's ``Request.process``, less two header writes, and ``*`` guarded too.
@@ -189,6 +208,63 @@ class WebServiceChannel(HTTPChannel):
     def allContentReceived(self) -> None:
         self._request_started = None
         HTTPChannel.allContentReceived(self)
+
+    # -- refusing from the head alone -----------------------------------------------
+
+    def allHeadersReceived(self) -> None:
+        """Refuse a request without a valid token here, before its body or any resource.
+
+        A flood of unauthenticated requests must cost the crawl as little as
+        possible: the verdict comes from the request line and the header
+        fields, the answer is a fixed 401 written at once, and a body (which
+        may never arrive) is not waited for: the connection closes after the
+        answer instead. Anything unusual (an ``Origin``, a refused ``Host``,
+        several ``Authorization`` fields, ``HEAD``) takes the full path, which
+        answers it as before.
+        """
+        request = self.requests[-1]
+        line = adapter.request_line(self)
+        site = self.site  # type: ignore[attr-defined]
+        if line is None or line[0] == b"HEAD" or not site.refuses_early(request, line[1]):
+            HTTPChannel.allHeadersReceived(self)
+            return
+        command, path, version = line
+        request.refused_early = True
+        request.method, request.uri, request.clientproto = command, path, version
+        body_follows = self.length != 0
+        self.persistent = not body_follows and self.checkPersistence(request, version)
+        delay = site.refused(self._peer())
+        answer = site.refusal_bytes(self.persistent)
+        if delay > 0:
+            self.callLater(
+                delay, functools.partial(self._send_refusal, request, answer, body_follows)
+            )
+        else:
+            self._send_refusal(request, answer, body_follows)
+
+    def _send_refusal(
+        self, request: WebServiceRequest, answer: tuple[bytes, bytes], closing: bool
+    ) -> None:
+        if not self.connected:
+            return
+        self.transport.writeSequence((answer[0], _date_field(), answer[1]))
+        request.refusal_sent = True
+        request.code, request.sentLength = 401, len(answer[1])
+        self.site.log(request)  # type: ignore[attr-defined]
+        if closing or not self.persistent:
+            self.loseConnection()
+        elif request.refusal_received:
+            self.refusal_done(request)
+
+    def refusal_done(self, request: WebServiceRequest) -> None:
+        """An early-answered request is over: the next one on the connection may come."""
+        if request.finished or not self.requests or self.requests[0] is not request:
+            return
+        request.finished = 1
+        if self.persistent:
+            self.requestDone(request)
+        else:
+            self.loseConnection()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._request_started = None
@@ -369,10 +445,21 @@ class WebServiceSite(Site):
     requestFactory = WebServiceRequest
     displayTracebacks = False
 
-    def __init__(self, root: Resource, config: WebServiceConfig, tokens: TokenChecker) -> None:
+    #: The service's share of the reactor (set when it listens); counts refusals too.
+    budget: ReactorBudget | None = None
+
+    def __init__(
+        self,
+        root: Resource,
+        config: WebServiceConfig,
+        tokens: TokenChecker,
+        limits: AddressLimits | None = None,
+    ) -> None:
         super().__init__(root, logPath=config.logfile, timeout=config.timeout)
         self.config = config
         self.tokens = tokens
+        self.limits = limits
+        self._refusals: dict[bool, tuple[bytes, bytes]] = {}
         self.max_request_size = config.max_request_size
         self.allowed_hosts = _allowed_hosts(config)
         #: Bound to every interface: the address a connection arrived on is a
@@ -380,6 +467,64 @@ class WebServiceSite(Site):
         self.all_interfaces = not config.unix_socket and config.host in ALL_INTERFACES
         self._host_verdicts: dict[bytes, tuple[int, str] | None] = {}
         self.noisy = False
+
+    def buildProtocol(self, addr: Any) -> Any:
+        """A channel, or ``None`` (the port closes the socket) past the connection limits."""
+        limits = self.limits
+        if limits is not None:
+            address = str(getattr(addr, "host", "") or "local")
+            if not limits.admits(address):
+                self._count_refusal("connections")
+                logger.debug("Web service: connection from %s refused (limits)", address)
+                return None
+        return Site.buildProtocol(self, addr)
+
+    def _count_refusal(self, reason: str) -> None:
+        if self.budget is not None:
+            self.budget.counters.refuse(reason)
+
+    def refuses_early(self, request: WebServiceRequest, path: bytes) -> bool:
+        """Whether the head alone refuses ``request`` (no valid token, not a public path).
+
+        What it checked is kept on the request, so that an accepted request
+        does not pay for the checks twice.
+        """
+        hosts, origins, authorization, _ = _guarded_fields(request.requestHeaders)
+        if origins is not None or (authorization is not None and len(authorization) > 1):
+            return False
+        if self._host_verdict(hosts) is not None:
+            return False
+        access = self.tokens.access(authorization[0] if authorization else None)
+        request.webservice_access = access
+        request.access_checked = True
+        if access is not Access.NONE:
+            return False
+        segment = path.split(b"?", 1)[0][1:].split(b"/", 1)[0]
+        children = getattr(self.resource, "children", None)
+        child = children.get(unquote(segment)) if isinstance(children, dict) else None
+        return child is None or not _declared_public(child)
+
+    def refused(self, address: str) -> float:
+        """Count a request refused for its token; the seconds its answer waits (penalty)."""
+        self._count_refusal("unauthorized")
+        return self.limits.failed(address) if self.limits is not None else 0.0
+
+    def refusal_bytes(self, keep_alive: bool) -> tuple[bytes, bytes]:
+        """The fixed 401, as the head before its ``Date`` line and the rest."""
+        known = self._refusals.get(keep_alive)
+        if known is not None:
+            return known
+        body = error_body(401, _UNAUTHORIZED)
+        head = (
+            b"HTTP/1.1 401 Unauthorized\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: %d\r\n"
+            b'WWW-Authenticate: Bearer realm="scrapy-webservice"\r\n' % len(body)
+        )
+        rest = _SERVER_FIELD + (b"" if keep_alive else b"Connection: close\r\n")
+        rest += b"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n" + body
+        self._refusals[keep_alive] = known = (head, rest)
+        return known
 
     def getResourceFor(self, request: Request) -> Resource:
         """The resource for ``request``, or the error that answers it.
@@ -423,8 +568,11 @@ class WebServiceSite(Site):
             # Which one would count is a guess; a proxy and a client may disagree.
             request.setHeader(b"Connection", b"close")
             return ErrorResource(400, "Send one Authorization header, not several")
-        access = self.tokens.access(authorization[0] if authorization else None)
-        request.webservice_access = access  # type: ignore[attr-defined]
+        if getattr(request, "access_checked", False):
+            access = request.webservice_access  # type: ignore[attr-defined]
+        else:
+            access = self.tokens.access(authorization[0] if authorization else None)
+            request.webservice_access = access  # type: ignore[attr-defined]
         if access is Access.NONE and (asterisk or not self._public_path(request)):
             return _unauthorized()
         if asterisk:
@@ -587,10 +735,13 @@ def _no_content(request: Request) -> int:
     return server.NOT_DONE_YET
 
 
+_UNAUTHORIZED = "Missing or wrong token: send 'Authorization: Bearer <token>'"
+
+
 def _unauthorized() -> ErrorResource:
     return ErrorResource(
         401,
-        "Missing or wrong token: send 'Authorization: Bearer <token>'",
+        _UNAUTHORIZED,
         headers={b"WWW-Authenticate": b'Bearer realm="scrapy-webservice"'},
     )
 

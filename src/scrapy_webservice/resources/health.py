@@ -21,8 +21,9 @@ class HealthResource(JsonResource):
     token (the port may have been taken over since). With a token (either),
     the answer also says what runs: each crawl's state, its scrapyd job id
     and, for those that ended while the service lingers, their
-    ``finish_reason``, so a monitor sees how a crawl ended; without one it
-    names nothing.
+    ``finish_reason``, so a monitor sees how a crawl ended, and the
+    service's own load (``WEBSERVICE_MAX_SHARE``: time spent, time paused,
+    requests refused); without one it names nothing.
     """
 
     ws_name = "health"
@@ -34,6 +35,7 @@ class HealthResource(JsonResource):
         if api.access(txrequest) is Access.NONE:
             return answer
         answer["lingering"] = api.lingering
+        answer["load"] = api.load()
         answer["crawls"] = {
             label: {
                 "crawl_id": crawl.id,
