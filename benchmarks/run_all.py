@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "stats_scaling": [],
     "http_throughput": ["--rounds", "9", "--profile-missed"],  # noisy on shared cores: more rounds
     "crawl_overhead": ["--profile-missed"],
+    "flood": [],  # the longest: 10 configurations x 3 rounds of a 10,000-page crawl
 }
 
 
@@ -110,6 +111,22 @@ def summary(results: dict[str, dict[str, Any]]) -> list[str]:
                     g["linear"],
                 )
             )
+    flood = results.get("flood")
+    if flood and flood["goal"]["rows"]:
+        rows = {k: flood["rows"][k] for k in flood["goal"]["rows"]}
+        worst = min(rows.values(), key=lambda r: -1 if r["ratio"] is None else r["ratio"])
+        anchor = flood["rows"].get("rc8", {}).get("ratio")
+        measured = "n/a" if worst["ratio"] is None else f"{worst['ratio']:.2f}x"
+        measured += f" ({worst['label']}"
+        measured += f"; RemoteControl: {anchor:.2f}x)" if anchor is not None else ")"
+        lines.append(
+            _goal_row(
+                "6. crawl pages/s under a flood of the service, worst row / off",
+                measured,
+                f">= {flood['goal']['min']:.2f}x",
+                flood["goal"]["met"],
+            )
+        )
     return lines
 
 
@@ -224,6 +241,47 @@ def scaling_section(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def flood_section(r: dict[str, Any]) -> list[str]:
+    s = r["settings"]
+    extra = f" `--set {' '.join(s['set'])}`;" if s["set"] else ""
+    lines = [
+        "### 6. The crawl under an HTTP flood of its service",
+        "",
+        f"A crawl of {s['pages']:,} `data:` pages pinned to core {s['crawl_core']}, 16 concurrent"
+        f" requests, the flood and the probe on core {s['client_core']};{extra} {s['rounds']}"
+        " rounds, medians (a ratio: the median of the rounds' ratios to *off*). Probe: an"
+        " authorized `GET /stats/get_stats` (RemoteControl: `POST /execute`) every 100 ms on a"
+        " new connection.",
+        "",
+        "| row | vs off | pages/s | flood req/s | probe p50 / p99 ms | `webservice/` counters | |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for key, row in r["rows"].items():
+        ratio = "1.000" if key == "off" else _maybe(row["ratio"], "{:.3f}")
+        flood = row.get("flood") or {}
+        rps = f"{flood['rps']:.0f}" if "rps" in flood else ""
+        if "max_open" in flood:
+            rps = f"{flood['max_open']} open"
+        probe = row.get("probe") or {}
+        latency = ""
+        if probe.get("ok"):
+            latency = f"{probe['p50_ms']:.1f} / {probe['p99_ms']:.1f}"
+        if probe.get("failed"):
+            latency += f" ({probe['failed']} failed)"
+        counters = ", ".join(f"`{k}` {v:g}" for k, v in row["webservice"].items())
+        state = "" if key == "off" else verdict(row["met"])
+        lines.append(
+            f"| {row['label']} | {ratio} | {_maybe(row['pages_per_second'], '{:.0f}')} | {rps} |"
+            f" {latency} | {counters} | {state} |"
+        )
+    lines += ["", "![Flood](results/flood.png)"]
+    return lines
+
+
+def _maybe(value: float | None, pattern: str) -> str:
+    return "n/a" if value is None else pattern.format(value)
+
+
 def table(results: dict[str, dict[str, Any]], run_info: dict[str, Any] | None) -> str:
     machines = sorted((r["machine"] for r in results.values()), key=lambda m: m["date"])
     lines = []
@@ -245,6 +303,7 @@ def table(results: dict[str, dict[str, Any]], run_info: dict[str, Any] | None) -
         "crawl_overhead": crawl_section,
         "plugin_startup": plugins_section,
         "stats_scaling": scaling_section,
+        "flood": flood_section,
     }
     for name, section in sections.items():
         if name in results:
