@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["AddressLimits", "Holdable", "ReactorBudget"]
+__all__ = ["AddressLimits", "Holdable", "ReactorBudget", "client_key"]
 
 #: How much work may run at once after an idle spell, as seconds of the window:
 #: small, so that a burst never blocks the crawl for long, large enough that
@@ -100,14 +100,18 @@ class ReactorBudget:
         self.counters.busy_seconds += spent
         if self.share is None:
             return
-        now = self.now()
-        balance = self._balance + (now - self._last) * self.share
-        if balance > self.capacity:
-            balance = self.capacity
-        self._balance = balance - spent
-        self._last = now
+        now = self._refill()
+        self._balance -= spent
         if self._balance < 0 and self._paused_at is None:
             self._pause(now)
+
+    def _refill(self) -> float:
+        """Add what the time since the last look earned (at most ``capacity``); now."""
+        now = self.now()
+        assert self.share is not None
+        self._balance = min(self._balance + (now - self._last) * self.share, self.capacity)
+        self._last = now
+        return now
 
     def _pause(self, now: float) -> None:
         """Spent: hold everything, once what is ready in this turn of the loop has run.
@@ -132,17 +136,13 @@ class ReactorBudget:
         self._held = True
         for holdable in list(self.holdables):
             holdable.hold()
-        now = self.now()
-        balance = self._balance + (now - self._last) * self.share
-        self._balance, self._last = min(balance, self.capacity), now
+        self._refill()
         self._resume = self.call_later(max(0.0, -self._balance / self.share), self._refilled)
 
     def _refilled(self) -> None:
         self._resume = None
-        now = self.now()
+        now = self._refill()
         assert self.share is not None
-        balance = self._balance + (now - self._last) * self.share
-        self._balance, self._last = min(balance, self.capacity), now
         if self._balance < 0:  # the timer fired early (clock granularity)
             self._resume = self.call_later(-self._balance / self.share, self._refilled)
             return
@@ -175,6 +175,11 @@ class ReactorBudget:
             "paused": self.paused,
             "refused": dict(c.refused),
         }
+
+
+def client_key(address: object) -> str:
+    """The key a client is counted under: its IP address, or ``local`` (a Unix socket)."""
+    return str(getattr(address, "host", "") or "local")
 
 
 class AddressLimits:

@@ -11,15 +11,25 @@ on underneath, and reading starts again only when neither wants it stopped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
 from typing import Any
 
 from twisted.internet import error as twisted_error
 from twisted.internet import tcp, unix
 
-from .budget import AddressLimits, ReactorBudget
+from .budget import AddressLimits, ReactorBudget, client_key
 
 __all__ = ["MeteredTCPPort", "listen_tcp", "listen_unix"]
+
+
+def _charged(budget: ReactorBudget, work: Callable[[], Any]) -> Any:
+    """Run the reactor's call ``work`` and charge its time to ``budget``, even if it raises."""
+    start = perf_counter()
+    try:
+        return work()
+    finally:
+        budget.charge(perf_counter() - start)
 
 
 class _Metered:
@@ -36,23 +46,15 @@ class _Metered:
         port: Any = self.server  # type: ignore[attr-defined]
         self.budget = port.budget
         self.limits = port.limits
-        self.address = str(getattr(self.getPeer(), "host", "") or "local")  # type: ignore[attr-defined]
+        self.address = client_key(self.getPeer())  # type: ignore[attr-defined]
         self.limits.opened(self.address)
         self.budget.add(self)
 
     def doRead(self) -> Any:
-        start = perf_counter()
-        try:
-            return super().doRead()  # type: ignore[misc]
-        finally:
-            self.budget.charge(perf_counter() - start)
+        return _charged(self.budget, super().doRead)  # type: ignore[misc]
 
     def doWrite(self) -> Any:
-        start = perf_counter()
-        try:
-            return super().doWrite()  # type: ignore[misc]
-        finally:
-            self.budget.charge(perf_counter() - start)
+        return _charged(self.budget, super().doWrite)  # type: ignore[misc]
 
     def startReading(self) -> None:
         self._reading = True
@@ -99,11 +101,7 @@ class _MeteredPort:
     limits: AddressLimits
 
     def doRead(self) -> Any:
-        start = perf_counter()
-        try:
-            return super().doRead()  # type: ignore[misc]
-        finally:
-            self.budget.charge(perf_counter() - start)
+        return _charged(self.budget, super().doRead)  # type: ignore[misc]
 
     def startListening(self) -> None:
         super().startListening()  # type: ignore[misc]

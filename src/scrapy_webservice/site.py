@@ -32,6 +32,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from . import adapter
+from .budget import client_key
 from .resource import ErrorResource, JsonResource, error_body, write_error
 from .rpc_resource import JsonRpcResource
 from .security import (
@@ -89,6 +90,8 @@ class WebServiceRequest(Request):
     refusal_received: bool = False
     #: The token was checked from the head (``webservice_access`` holds the verdict).
     access_checked: bool = False
+    #: The guarded header fields, read from the head once (see ``_guarded_fields``).
+    guarded_fields: tuple[Any, Any, Any, Any] | None = None
     webservice_access: Access = Access.NONE
     _received: int = 0
     #: The site's limit, read once per request (the body may come in many chunks).
@@ -233,7 +236,7 @@ class WebServiceChannel(HTTPChannel):
         request.method, request.uri, request.clientproto = command, path, version
         body_follows = self.length != 0
         self.persistent = not body_follows and self.checkPersistence(request, version)
-        delay = site.refused(self._peer())
+        delay = site.refused(client_key(self.transport.getPeer()))
         answer = site.refusal_bytes(self.persistent)
         if delay > 0:
             self.callLater(
@@ -472,7 +475,7 @@ class WebServiceSite(Site):
         """A channel, or ``None`` (the port closes the socket) past the connection limits."""
         limits = self.limits
         if limits is not None:
-            address = str(getattr(addr, "host", "") or "local")
+            address = client_key(addr)
             if not limits.admits(address):
                 self._count_refusal("connections")
                 logger.debug("Web service: connection from %s refused (limits)", address)
@@ -489,7 +492,8 @@ class WebServiceSite(Site):
         What it checked is kept on the request, so that an accepted request
         does not pay for the checks twice.
         """
-        hosts, origins, authorization, _ = _guarded_fields(request.requestHeaders)
+        fields = request.guarded_fields = _guarded_fields(request.requestHeaders)
+        hosts, origins, authorization, _ = fields
         if origins is not None or (authorization is not None and len(authorization) > 1):
             return False
         if self._host_verdict(hosts) is not None:
@@ -500,9 +504,7 @@ class WebServiceSite(Site):
         if access is not Access.NONE:
             return False
         segment = path.split(b"?", 1)[0][1:].split(b"/", 1)[0]
-        children = getattr(self.resource, "children", None)
-        child = children.get(unquote(segment)) if isinstance(children, dict) else None
-        return child is None or not _declared_public(child)
+        return not self._public_segment(unquote(segment))
 
     def refused(self, address: str) -> float:
         """Count a request refused for its token; the seconds its answer waits (penalty)."""
@@ -538,7 +540,10 @@ class WebServiceSite(Site):
         Then the read-only token's rights (403) and the content type of
         writes (415).
         """
-        hosts, origins, authorization, content_types = _guarded_fields(request.requestHeaders)
+        fields = getattr(request, "guarded_fields", None) or _guarded_fields(
+            request.requestHeaders
+        )
+        hosts, origins, authorization, content_types = fields
         refused = self._host_verdict(hosts)
         if refused is not None and refused[0] == 403 and self._arrived_at(request, hosts):
             refused = None
@@ -640,7 +645,10 @@ class WebServiceSite(Site):
         A dict lookup and a static attribute read: no resource code runs
         (not ``getChild``, not ``child()``, not even a property).
         """
-        segment = request.postpath[0] if request.postpath else b""
+        return self._public_segment(request.postpath[0] if request.postpath else b"")
+
+    def _public_segment(self, segment: bytes) -> bool:
+        """Whether ``segment`` (decoded) names a static child of the root declared public."""
         children = getattr(self.resource, "children", None)
         child = children.get(segment) if isinstance(children, dict) else None
         return child is not None and _declared_public(child)
