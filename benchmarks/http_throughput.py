@@ -265,7 +265,7 @@ def serve_rpc(tmp: Path) -> dict[str, Any]:
     return {"minimal RPC POST": _listen(rpc_site()) + "stats"}
 
 
-async def serve_crawl(tmp: Path) -> dict[str, Any]:
+async def serve_crawl(tmp: Path, max_share: str | None = None) -> dict[str, Any]:
     """A crawl with the web service and RemoteControl, its stats set to the realistic dict."""
     import scrapy
     from scrapy import signals
@@ -308,6 +308,8 @@ async def serve_crawl(tmp: Path) -> dict[str, Any]:
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "WARNING",
     }
+    if max_share is not None:
+        settings["WEBSERVICE_MAX_SHARE"] = None if max_share == "none" else float(max_share)
     runner = CrawlerRunner(settings)
     crawler = runner.create_crawler(IdleSpider)
     runner.crawl(crawler)
@@ -339,7 +341,7 @@ async def serve_crawl(tmp: Path) -> dict[str, Any]:
     }
 
 
-def serve(kind: str, ready: Path, profile_to: Path) -> None:
+def serve(kind: str, ready: Path, profile_to: Path, max_share: str | None = None) -> None:
     """Run one server until SIGTERM; ``ready`` gets its pid and URLs once it listens.
 
     SIGUSR1 starts cProfile, SIGUSR2 stops it and writes ``profile_to``.
@@ -371,7 +373,7 @@ def serve(kind: str, ready: Path, profile_to: Path) -> None:
 
         async def start() -> None:
             if kind == "crawl":
-                urls = await serve_crawl(Path(tmp))
+                urls = await serve_crawl(Path(tmp), max_share)
             else:
                 urls = {"bare": serve_bare, "rpc": serve_rpc}[kind](Path(tmp))
             part = ready.with_suffix(".part")
@@ -392,7 +394,7 @@ def serve(kind: str, ready: Path, profile_to: Path) -> None:
 class Server:
     """One server process of the benchmark."""
 
-    def __init__(self, kind: str, tmp: Path) -> None:
+    def __init__(self, kind: str, tmp: Path, max_share: str | None = None) -> None:
         self.kind = kind
         self.ready = tmp / f"{kind}.ready.json"
         self.profile_file = tmp / f"{kind}.prof"
@@ -406,6 +408,7 @@ class Server:
                 str(self.ready),
                 "--profile-to",
                 str(self.profile_file),
+                *(["--max-share", max_share] if max_share is not None else []),
             ]
         )
         self.pid = self.process.pid
@@ -504,7 +507,7 @@ def run_wrk(
 
 
 def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    servers = {kind: Server(kind, tmp) for kind in SERVERS}
+    servers = {kind: Server(kind, tmp, args.max_share) for kind in SERVERS}
     try:
         urls: dict[str, str] = {}
         for server in servers.values():
@@ -712,12 +715,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="per wrk run")
     parser.add_argument("--connections", type=int, default=10)
     add_profile_options(parser, TARGETS, "profile the targets of each goal the rounds missed")
+    parser.add_argument(
+        "--max-share",
+        help="the crawl's WEBSERVICE_MAX_SHARE (a fraction, or 'none'); default: the setting's",
+    )
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--ready", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--profile-to", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.ready, args.profile_to)
+        serve(args.serve, args.ready, args.profile_to, args.max_share)
         return
     wrk_path()
     if not Path("/proc/self/stat").exists():

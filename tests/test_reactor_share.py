@@ -50,7 +50,7 @@ def test_a_spent_budget_holds_everything_until_it_refills():
     budget.add(connection)
     budget.charge(0.01)  # within the burst
     assert not budget.paused
-    budget.charge(0.03)  # 20 ms over: 0.2 s to refill at a share of 0.1
+    budget.charge(0.03)  # 20 ms over; 0.3 s to refill to half a burst (10 ms) at 0.1
     assert budget.paused
     assert (port.holds, connection.holds) == (0, 0)  # what is ready this turn still runs
     clock.advance(0)
@@ -58,12 +58,12 @@ def test_a_spent_budget_holds_everything_until_it_refills():
     late = Recorder()
     budget.add(late)  # a connection made while paused is held too
     assert late.holds == 1
-    clock.advance(0.1)
+    clock.advance(0.25)
     assert budget.paused
-    clock.advance(0.11)
+    clock.advance(0.06)
     assert not budget.paused
     assert (port.holds, connection.holds, late.holds) == (0, 0, 0)
-    assert budget.counters.paused_seconds == pytest.approx(0.21)
+    assert budget.counters.paused_seconds == pytest.approx(0.31)
     assert budget.counters.busy_seconds == pytest.approx(0.04)
     assert [e["pauses"] for e in events] == [1]
 
@@ -77,6 +77,27 @@ def test_a_spent_budget_holds_everything_until_it_refills():
     assert [e["pauses"] for e in events] == [1, 3]
     budget.stop()
     assert not clock.getDelayedCalls()
+
+
+def test_a_steady_flood_gets_its_share_in_few_pauses():
+    # One request after another, 1 ms each, for 20 s: the service works its share
+    # of the time, and pauses once per half burst, not once per request.
+    clock = Clock()
+    budget = ReactorBudget(0.1, clock.callLater, now=clock.seconds)
+    connection = Recorder()
+    budget.add(connection)
+    served = 0
+    while clock.seconds() < 20:
+        if connection.holds == 0:
+            clock.advance(0.001)  # the request's work, then the loop's next turn
+            budget.charge(0.001)
+            served += 1
+        clock.advance(0.001)
+    work = served * 0.001
+    assert 0.09 < work / clock.seconds() < 0.12
+    # Half a burst of 20 ms is 10 requests; resuming at an empty bucket, it was one.
+    assert budget.counters.pauses < served / 5
+    assert budget.counters.pauses > 10  # and it did bite
 
 
 def test_without_a_bound_the_work_is_counted_but_nothing_held():

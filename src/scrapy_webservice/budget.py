@@ -27,6 +27,11 @@ __all__ = ["AddressLimits", "Holdable", "ReactorBudget", "client_key"]
 #: small, so that a burst never blocks the crawl for long, large enough that
 #: pausing and resuming the connections stays rare.
 BURST_SECONDS = 0.2
+#: A pause lasts until the bucket is this full again (a fraction of the burst):
+#: resuming at an empty bucket would pause again after one request, and the
+#: holds and releases (a system call per connection each) would cost more
+#: than the requests. Half a burst: a few dozen requests between pauses.
+RESUME_FRACTION = 0.5
 #: At most one ``shedding`` event this often.
 SHEDDING_EVENT_INTERVAL = 60.0
 
@@ -137,14 +142,19 @@ class ReactorBudget:
         for holdable in list(self.holdables):
             holdable.hold()
         self._refill()
-        self._resume = self.call_later(max(0.0, -self._balance / self.share), self._refilled)
+        self._resume = self.call_later(self._time_to_resume(), self._refilled)
+
+    def _time_to_resume(self) -> float:
+        """Seconds until the bucket holds ``RESUME_FRACTION`` of a burst again."""
+        assert self.share is not None
+        return max(0.0, (self.capacity * RESUME_FRACTION - self._balance) / self.share)
 
     def _refilled(self) -> None:
         self._resume = None
         now = self._refill()
         assert self.share is not None
         if self._balance < 0:  # the timer fired early (clock granularity)
-            self._resume = self.call_later(-self._balance / self.share, self._refilled)
+            self._resume = self.call_later(self._time_to_resume(), self._refilled)
             return
         if self._paused_at is not None:
             self.counters.paused_seconds += now - self._paused_at
