@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import sys
 from collections.abc import Iterable
@@ -124,6 +125,19 @@ def read_results(name: str) -> dict[str, Any] | None:
     if not path.exists():
         return None
     return json.loads(path.read_text())
+
+
+def pinned(core: int) -> list[str]:
+    """``taskset -c CORE``, to put before a command, when there are two cores to pin to.
+
+    A server and its load generator on cores of their own do not take each
+    other's time slices, which was most of the spread between rounds.
+    Without ``taskset`` or a second core: nothing (the figures get noisier).
+    """
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if usable < 2 or shutil.which("taskset") is None:
+        return []
+    return ["taskset", "-c", str(core)]
 
 
 def median(values: Iterable[float]) -> float:

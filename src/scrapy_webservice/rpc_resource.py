@@ -374,8 +374,15 @@ def _not_json(name: str) -> Any:
     raise ValueError(name)
 
 
+#: Results that are never a Deferred, answered without ``isinstance(result, Deferred)``:
+#: Deferred is an ABC (``Awaitable``), and that check cost more than the rest of the call.
+_PLAIN_RESULTS = frozenset({dict, list, str, int, float, bool, type(None)})
+
+
 def _awaitable_deferred(result: Any) -> Any:
     """Let a coroutine await a method's Deferred under either reactor."""
+    if type(result) in _PLAIN_RESULTS:
+        return result
     if isinstance(result, Deferred):
         return maybe_deferred_to_future(result)
     return result
