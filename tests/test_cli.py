@@ -66,7 +66,17 @@ async def test_flags_environment_and_json_output(serve, capsys, monkeypatch):
     code, out, err = await main("--url", served.url, "--token", served.token, "list-resources")
     assert (code, out.split()) == (
         0,
-        ["crawler", "stats", "enginestatus", "events", "plugins", "health", "memory", "log"],
+        [
+            "crawler",
+            "stats",
+            "enginestatus",
+            "events",
+            "plugins",
+            "health",
+            "memory",
+            "log",
+            "stalls",
+        ],
     ), err
 
     code, out, err = await main("--url", served.url, "--token", "wrong", "list-resources")

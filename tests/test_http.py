@@ -104,9 +104,19 @@ async def test_root_lists_resources_in_order(serve):
     assert reply.status == 200
     assert reply.headers["content-type"] == "application/json"
     names = reply.json["resources"]
-    builtins = ["crawler", "stats", "enginestatus", "events", "plugins", "health", "memory", "log"]
-    assert names[:8] == builtins
-    assert names[8:] == ["plain", "later", "coro", "boom", "missing", "counter"]
+    builtins = [
+        "crawler",
+        "stats",
+        "enginestatus",
+        "events",
+        "plugins",
+        "health",
+        "memory",
+        "log",
+        "stalls",
+    ]
+    assert names[: len(builtins)] == builtins
+    assert names[len(builtins) :] == ["plain", "later", "coro", "boom", "missing", "counter"]
 
 
 @pytest_twisted.ensureDeferred

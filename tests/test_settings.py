@@ -170,6 +170,9 @@ WRONG_VALUES = [
     ("WEBSERVICE_MAX_SHARE", "half", "WEBSERVICE_MAX_SHARE must be a fraction above 0"),
     ("WEBSERVICE_MAX_SHARE", 1.5, "WEBSERVICE_MAX_SHARE must be a fraction above 0"),
     ("WEBSERVICE_MAX_SHARE", "0", "WEBSERVICE_MAX_SHARE must be a fraction above 0"),
+    ("WEBSERVICE_STALL_THRESHOLD", "soon", "WEBSERVICE_STALL_THRESHOLD must be a positive number"),
+    ("WEBSERVICE_STALL_THRESHOLD", 0, "WEBSERVICE_STALL_THRESHOLD must be a positive number"),
+    ("WEBSERVICE_STALL_THRESHOLD", "nan", "WEBSERVICE_STALL_THRESHOLD must be a positive number"),
     ("WEBSERVICE_MAX_CONNECTIONS", 0, "WEBSERVICE_MAX_CONNECTIONS must be at least 1"),
 ]
 

@@ -16,12 +16,15 @@ returns plain values; none is part of the public API.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from scrapy.crawler import Crawler
     from scrapy.http import Request
     from twisted.internet.defer import Deferred
@@ -49,6 +52,7 @@ __all__ = [
     "slot_facts",
     "slot_jitter",
     "spider_of",
+    "thread_frame",
 ]
 
 logger = logging.getLogger(__name__)
@@ -372,3 +376,17 @@ def request_line(channel: Any) -> tuple[bytes, bytes, bytes] | None:
     if command is None or path is None or version is None:
         return None
     return command, path, version
+
+
+# -- the interpreter ------------------------------------------------------------------------
+
+
+def thread_frame(thread_id: int) -> FrameType | None:
+    """The frame thread ``thread_id`` is running now, or ``None`` if it is gone.
+
+    ``sys._current_frames()`` is CPython's documented way (the underscore
+    says "for debugging", not "private to CPython"); PyPy has it too. The
+    stall watchdog reads the reactor thread's frame with it while that
+    thread is blocked.
+    """
+    return sys._current_frames().get(thread_id)

@@ -417,7 +417,7 @@ COMMANDS: dict[str, tuple[Command, Arguments]] = {
 
 
 def all_commands() -> dict[str, tuple[Command, Arguments]]:
-    """These commands and those of :mod:`.cli_jobs` (slots, tune, enqueue, mem, log, settings).
+    """These commands and those of :mod:`.cli_jobs` (slots, tune, enqueue, mem, stalls, log, settings).
 
     Imported when called: :mod:`.cli_jobs` imports this module, which must be
     complete by then.

@@ -300,6 +300,40 @@ def cmd_mem(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     out.result({"usage": usage, "live_refs": refs}, "\n".join(memory_lines(usage, refs)))
 
 
+# -- stalls --------------------------------------------------------------------------------
+
+
+def stall_lines(found: dict[str, Any], show_stack: bool = False) -> list[str]:
+    """``stalls.recent()`` for people: one line per stall, newest last, with its code."""
+    threshold = found.get("threshold")
+    if threshold is None:
+        return ["The stall watchdog is off (WEBSERVICE_STALL_THRESHOLD = None)."]
+    count = found.get("count", 0)
+    if not count:
+        return [f"No stalls: the reactor never went {threshold:g} s without running."]
+    lines = [
+        f"{count} stall(s) of more than {threshold:g} s, the longest"
+        f" {found.get('max_seconds', 0):.2f} s; the most recent:"
+    ]
+    for stall in found.get("recent", []):
+        stamp = datetime.fromtimestamp(stall.get("seen_at") or 0).strftime("%H:%M:%S")
+        lines.append(
+            f"{stamp}  {stall.get('seconds', 0):6.2f} s  {stall.get('where') or '(no stack seen)'}"
+        )
+        if stall.get("code"):
+            lines.append(f"{'':22}{stall['code']}")
+        if show_stack:
+            lines += [f"{'':24}{frame}" for frame in stall.get("stack", [])]
+    return lines
+
+
+def cmd_stalls(targets: Targets, args: argparse.Namespace, out: Output) -> None:
+    """stalls [spider] - when the crawl's own code blocked the reactor, and which line"""
+    client = _running_spider(targets, args.spider) if args.spider else targets.one()
+    found = client.call("stalls", "recent", limit=args.limit)
+    out.result(found, "\n".join(stall_lines(found, args.stack)))
+
+
 # -- log -----------------------------------------------------------------------------------
 
 
@@ -464,6 +498,20 @@ JOB_COMMANDS: dict[str, tuple[Command, Arguments]] = {
                 ("--oldest",),
                 {"metavar": "CLASS", "help": "the oldest live object of a class, e.g. Request"},
             ),
+        ],
+    ),
+    "stalls": (
+        cmd_stalls,
+        [
+            (
+                ("spider",),
+                {"nargs": "?", "help": "a spider of the process to ask (stalls are per process)"},
+            ),
+            (
+                ("--limit",),
+                {"type": int, "default": 10, "metavar": "N", "help": "the N most recent (10)"},
+            ),
+            (("--stack",), {"action": "store_true", "help": "each stall's frames too"}),
         ],
     ),
     "log": (

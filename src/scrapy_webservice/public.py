@@ -168,6 +168,18 @@ class WebServiceAPI:
         """
         return self._service.load()
 
+    def stalls(self, limit: int = 20) -> dict[str, Any]:
+        """What the stall watchdog (``WEBSERVICE_STALL_THRESHOLD``) has seen.
+
+        ``threshold`` (``None``: the watchdog is off), ``count`` and
+        ``max_seconds`` of the stalls so far, the ``limit`` most ``recent``
+        (oldest first; each ``seconds``, ``seen_at``, ``where``, ``code``,
+        ``stack``) and ``lag``: how late the reactor ran its heartbeat, as
+        cumulative histogram ``buckets`` (``[upper bound, count]``, ``+Inf``
+        last), ``count`` and ``sum``.
+        """
+        return self._service.stalls(limit)
+
     @property
     def version(self) -> str:
         from . import __version__

@@ -37,6 +37,7 @@ from .security import (
     write_discovery_file,
 )
 from .site import WebServiceSite
+from .stalls import Stall, StallWatchdog
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -103,6 +104,10 @@ class Service:
         self.budget: ReactorBudget | None = None
         self.limits = AddressLimits(config.max_connections, config.max_connections_per_address)
         self.crawls.service_stats = self.service_stats
+        #: Names the code that blocks the reactor (``WEBSERVICE_STALL_THRESHOLD``).
+        self.watchdog: StallWatchdog | None = None
+        #: When each ``where`` of a stall was last logged (one line a minute for each).
+        self._stall_logged: dict[str | None, float] = {}
 
     # -- crawlers ----------------------------------------------------------
 
@@ -220,6 +225,7 @@ class Service:
         assert url is not None  # listening
         logger.info("Web service listening on %s", url.rstrip("/"), extra={"crawler": crawler})
         self.started_at = time.time()
+        self._start_watchdog()
         logging.getLogger().addHandler(self.log.handler)
         self._write_discovery_file(crawler)
         self.plugins.call("service_started", service=self.api)
@@ -368,9 +374,55 @@ class Service:
         stopped = port.stopListening()
         if self.budget is not None:
             self.budget.stop()
+        if self.watchdog is not None:
+            self.watchdog.stop()
         logger.info("Web service stopped")
         self.plugins.call("service_stopped", service=self.api)
         return stopped
+
+    # -- the crawl's stalls ----------------------------------------------------------
+
+    def _start_watchdog(self) -> None:
+        threshold = self.config.stall_threshold
+        if threshold is None:
+            return
+        from twisted.internet import reactor
+
+        self.watchdog = StallWatchdog(threshold, reactor.callLater, self._stalled)
+        self.watchdog.start()
+
+    def _stalled(self, stall: Stall) -> None:
+        """A stall ended: in the running crawls' stats, in the log, on ``/events``."""
+        running = self.crawls.running()
+        for crawl in running:
+            stats = crawl.crawler.stats
+            if stats is not None:
+                stats.inc_value("webservice/stalls")
+                stats.max_value("webservice/stall_seconds_max", round(stall.seconds, 3))
+        data = stall.as_dict()
+        if len(running) == 1:
+            data["spider"] = running[0].spider_name
+        now = time.monotonic()
+        last = self._stall_logged.get(stall.where)
+        if last is None or now - last >= 60:
+            if len(self._stall_logged) > 100:
+                self._stall_logged.clear()
+            self._stall_logged[stall.where] = now
+            logger.warning(
+                "The reactor was blocked %.2f s (WEBSERVICE_STALL_THRESHOLD = %g) at %s%s",
+                stall.seconds,
+                self.config.stall_threshold,
+                stall.where or "an unknown place (no stack seen)",
+                f": {stall.code}" if stall.code else "",
+            )
+        self.events.publish("stall", **data)
+
+    def stalls(self, limit: int = 20) -> dict[str, Any]:
+        """What the stall watchdog has seen; ``threshold`` ``None`` when it is off."""
+        watchdog = self.watchdog
+        if watchdog is None:
+            return {"threshold": None, "count": 0, "max_seconds": 0.0, "recent": [], "lag": None}
+        return watchdog.snapshot(limit)
 
     def load(self) -> dict[str, Any]:
         """What the service cost the reactor and refused, since it started listening."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import logging
+import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ WEBSERVICE_RESOURCES_BASE: dict[str, int | None] = {
     "scrapy_webservice.resources.health.HealthResource": 1,
     "scrapy_webservice.resources.memory.MemoryResource": 1,
     "scrapy_webservice.resources.log.LogResource": 1,
+    "scrapy_webservice.resources.stalls.StallsResource": 1,
 }
 
 #: Reads setting ``name`` from the settings (``default`` when it is not set)
@@ -116,7 +118,7 @@ def seconds(between: tuple[float, float] | None = None) -> Parser:
 def optional_fraction(settings: BaseSettings, name: str, default: float | None) -> float | None:
     """A share of something, above 0 and at most 1; ``None`` (or ``"None"``) for no bound."""
     value = _given(settings, name, default)
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
+    if _none_given(value):
         return None
     try:
         share = float(value)
@@ -125,6 +127,24 @@ def optional_fraction(settings: BaseSettings, name: str, default: float | None) 
     if not 0 < share <= 1:  # NaN too
         raise _refused(name, "a fraction above 0 and at most 1, or None", value)
     return share
+
+
+def _none_given(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in ("none", ""))
+
+
+def optional_seconds(settings: BaseSettings, name: str, default: float | None) -> float | None:
+    """A positive duration; ``None`` (or ``"None"``) to turn off what it times."""
+    value = _given(settings, name, default)
+    if _none_given(value):
+        return None
+    try:
+        duration = float(value)
+    except (TypeError, ValueError):
+        raise _refused(name, "a positive number of seconds, or None", value) from None
+    if not 0 < duration < math.inf:  # NaN too
+        raise _refused(name, "a positive number of seconds, or None", value)
+    return duration
 
 
 def port_range(settings: BaseSettings, name: str, default: list[int]) -> list[int]:
@@ -314,7 +334,7 @@ SETTINGS: tuple[Setting, ...] = (
         mapping,
         "resources_base",
         "`crawler`, `stats`, `enginestatus`, `events`, `plugins`, `health`, `memory`, `log`,"
-        " each at order 1",
+        " `stalls`, each at order 1",
         default_doc="the built-ins",
     ),
     Setting(
@@ -513,6 +533,14 @@ SETTINGS: tuple[Setting, ...] = (
         " reading requests until its budget refills; `None`: no bound",
     ),
     Setting(
+        "WEBSERVICE_STALL_THRESHOLD",
+        0.5,
+        optional_seconds,
+        "stall_threshold",
+        "seconds the reactor may go without running before a `stall` event names the"
+        " code that blocked it (a watchdog thread); `None`: no watchdog",
+    ),
+    Setting(
         "WEBSERVICE_MAX_CONNECTIONS",
         256,
         integer(minimum=1),
@@ -599,6 +627,7 @@ class WebServiceConfig:
     settings_redact: tuple[str, ...]
     unix_socket: str | None
     max_share: float | None
+    stall_threshold: float | None
     max_connections: int
     max_connections_per_address: int
 

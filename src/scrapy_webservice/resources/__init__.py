@@ -13,6 +13,7 @@ from .health import HealthResource
 from .log import LogResource
 from .memory import MemoryResource
 from .plugins import PluginsResource
+from .stalls import StallsResource
 from .stats import StatsResource
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "LogResource",
     "MemoryResource",
     "PluginsResource",
+    "StallsResource",
     "StatsResource",
 ]
