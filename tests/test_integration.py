@@ -67,6 +67,7 @@ def test_seed_commands_through_scrapy_ws(slow_shop, crawls, tmp_path, runtime_di
         "health",
         "memory",
         "log",
+        "stalls",
     ]
     global_stats = scrapy_ws("get-global-stats").stdout
     assert "start_time" in global_stats

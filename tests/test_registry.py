@@ -114,6 +114,7 @@ def test_builtins_are_mounted_by_default():
         "log",
         "memory",
         "plugins",
+        "stalls",
         "stats",
     ]
 
