@@ -58,12 +58,22 @@ def by_label(crawls) -> dict:
     return {(c.spider_name if names.count(c.spider_name) == 1 else c.id): c for c in crawls}
 
 
-def scrape(*crawls, uptime=None, lingering=False) -> dict:
+#: ``api.load()`` and ``api.stalls()`` of a service with the bound and the watchdog off.
+NO_LOAD = {"connections": 0}
+NO_STALLS = {"threshold": None, "count": 0, "max_seconds": 0.0, "recent": [], "lag": None}
+
+
+def scrape(*crawls, uptime=None, lingering=False, load=NO_LOAD, stalls=NO_STALLS) -> dict:
     def crawls_by_label(finished=False):
         return by_label([c for c in crawls if finished or c.state != "closed"])
 
     api = SimpleNamespace(
-        crawls_by_label=crawls_by_label, version="0.1.0", uptime=uptime, lingering=lingering
+        crawls_by_label=crawls_by_label,
+        version="0.1.0",
+        uptime=uptime,
+        lingering=lingering,
+        load=lambda: load,
+        stalls=lambda limit=20: stalls,
     )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ScrapyCollector(api))
@@ -216,3 +226,52 @@ def test_one_info_series_per_crawl_names_its_id_and_scrapyd_job():
     for family in families.values():
         if family.name != "scrapy_crawl_info":
             assert all("job" not in s.labels for s in family.samples), family.name
+
+
+def test_the_services_share_of_the_reactor_and_what_it_refused():
+    load = {
+        "max_share": 0.1,
+        "busy_seconds": 1.25,
+        "paused_seconds": 0.5,
+        "pauses": 3,
+        "paused": True,
+        "refused": {"connections": 2, "unauthorized": 40},
+        "connections": 5,
+    }
+    families, _ = scrape(load=load)
+    assert samples(families["scrapy_webservice_reactor_max_share"]) == {(): 0.1}
+    assert samples(families["scrapy_webservice_reactor_busy_seconds"]) == {(): 1.25}
+    assert samples(families["scrapy_webservice_reactor_paused_seconds"]) == {(): 0.5}
+    assert samples(families["scrapy_webservice_reactor_pauses"]) == {(): 3}
+    assert samples(families["scrapy_webservice_reactor_paused"]) == {(): 1.0}
+    assert samples(families["scrapy_webservice_refused"]) == {
+        (("reason", "connections"),): 2,
+        (("reason", "unauthorized"),): 40,
+    }
+    assert samples(families["scrapy_webservice_open_connections"]) == {(): 5}
+    assert families["scrapy_webservice_reactor_busy_seconds"].type == "counter"
+
+
+def test_without_a_bound_only_the_connections_are_shown():
+    families, _ = scrape(load={"connections": 1})
+    assert samples(families["scrapy_webservice_open_connections"]) == {(): 1}
+    assert not {name for name in families if name.startswith("scrapy_webservice_reactor_")}
+
+
+def test_the_reactors_lag_is_a_histogram():
+    lag = {"buckets": [[0.005, 90], [0.5, 99], [1.0, 99], ["+Inf", 100]], "count": 100, "sum": 2.5}
+    stalls = {**NO_STALLS, "threshold": 0.5, "count": 1, "lag": lag}
+    families, text = scrape(stalls=stalls)
+    histogram = families["scrapy_webservice_reactor_lag_seconds"]
+    assert histogram.type == "histogram"
+    buckets = {s.labels["le"]: s.value for s in histogram.samples if s.name.endswith("_bucket")}
+    assert buckets == {"0.005": 90, "0.5": 99, "1.0": 99, "+Inf": 100}
+    assert "scrapy_webservice_reactor_lag_seconds_count 100.0" in text
+    assert "scrapy_webservice_reactor_lag_seconds_sum 2.5" in text
+    assert samples(families["scrapy_webservice_stall_threshold_seconds"]) == {(): 0.5}
+
+
+def test_with_the_watchdog_off_there_is_no_lag():
+    families, _ = scrape()
+    assert "scrapy_webservice_reactor_lag_seconds" not in families
+    assert "scrapy_webservice_stall_threshold_seconds" not in families

@@ -15,10 +15,12 @@ from typing import Any
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     InfoMetricFamily,
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from .names import metric_for, metric_value
 
@@ -218,3 +220,72 @@ class ScrapyCollector(Collector):
                 "Seconds since the web service started listening",
                 value=uptime,
             )
+        yield from self._load_metrics(self.api.load())
+        yield from self._lag_metrics(self.api.stalls(0))
+
+    def _load_metrics(self, load: dict[str, Any]) -> Iterator[Metric]:
+        """What the service cost the reactor and refused (``WEBSERVICE_MAX_SHARE``)."""
+        yield GaugeMetricFamily(
+            "scrapy_webservice_open_connections",
+            "Connections open to the web service now",
+            value=load.get("connections", 0),
+        )
+        if "busy_seconds" not in load:
+            return
+        if load.get("max_share") is not None:
+            yield GaugeMetricFamily(
+                "scrapy_webservice_reactor_max_share",
+                "Most of the reactor's time the service may take (WEBSERVICE_MAX_SHARE)",
+                value=load["max_share"],
+            )
+        yield CounterMetricFamily(
+            "scrapy_webservice_reactor_busy_seconds",
+            "Seconds of the reactor's time the web service's own work took",
+            value=load["busy_seconds"],
+        )
+        yield CounterMetricFamily(
+            "scrapy_webservice_reactor_paused_seconds",
+            "Seconds the service held its readers, its share of the reactor spent",
+            value=load["paused_seconds"],
+        )
+        yield CounterMetricFamily(
+            "scrapy_webservice_reactor_pauses",
+            "Times the service held its readers, its share of the reactor spent",
+            value=load["pauses"],
+        )
+        yield GaugeMetricFamily(
+            "scrapy_webservice_reactor_paused",
+            "1 while the service holds its readers for its budget to refill",
+            value=1.0 if load.get("paused") else 0.0,
+        )
+        refused = CounterMetricFamily(
+            "scrapy_webservice_refused",
+            "Requests and connections the service refused, by reason",
+            labels=["reason"],
+        )
+        for reason, count in sorted(load.get("refused", {}).items()):
+            refused.add_metric([reason], count)
+        yield refused
+
+    def _lag_metrics(self, stalls: dict[str, Any]) -> Iterator[Metric]:
+        """The reactor's lag, as the stall watchdog's heartbeat saw it."""
+        lag = stalls.get("lag")
+        if lag is None:
+            return  # WEBSERVICE_STALL_THRESHOLD = None: no heartbeat, nothing measured
+        yield GaugeMetricFamily(
+            "scrapy_webservice_stall_threshold_seconds",
+            "Seconds the reactor may go without running before a stall is reported",
+            value=stalls["threshold"],
+        )
+        histogram = HistogramMetricFamily(
+            "scrapy_webservice_reactor_lag_seconds",
+            "How late the reactor ran the stall watchdog's heartbeat",
+            buckets=[(_bound(bound), count) for bound, count in lag["buckets"]],
+            sum_value=lag["sum"],
+        )
+        yield histogram
+
+
+def _bound(bound: float | str) -> str:
+    """A bucket's upper bound as Prometheus writes it: ``0.005``, ``1.0``, ``+Inf``."""
+    return bound if isinstance(bound, str) else floatToGoString(bound)
