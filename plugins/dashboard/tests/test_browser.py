@@ -7,9 +7,11 @@ only on what it saw.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
@@ -427,7 +429,8 @@ def test_memory_panel_and_log_tail(browser, webservice_crawl, artifacts):
 def test_read_only_token_hides_tuning_and_enqueue(browser, webservice_crawl, artifacts):
     crawl = webservice_crawl(
         plugins=["dashboard"],
-        settings={"WEBSERVICE_READONLY_TOKEN": READONLY},
+        # (And no stall watchdog: the stalls panel says it is off.)
+        settings={"WEBSERVICE_READONLY_TOKEN": READONLY, "WEBSERVICE_STALL_THRESHOLD": "None"},
         products=600,
         delay=0.3,
     )
@@ -450,7 +453,154 @@ def test_read_only_token_hides_tuning_and_enqueue(browser, webservice_crawl, art
         assert not tool(driver, selector).is_displayed(), selector
     assert visible(driver, "#access-note")
     assert "read-only" in driver.find_element(By.ID, "access-note").text
+    # The stalls panel reads with this token too: here the watchdog is off.
+    wait_for("the watchdog off", lambda: stalls_watchdog(driver) == "off")
+    assert driver.find_element(By.ID, "stalls-watchdog").text == "Off"
+    assert driver.find_element(By.ID, "stalls-count").text == "\u2013"  # (a dash: none)
+    assert stall_rows(driver) == []
+    assert driver.find_element(By.ID, "stall-rows").text == "The watchdog is off"
+    assert (
+        "WEBSERVICE_STALL_THRESHOLD is None" in driver.find_element(By.ID, "stalls-message").text
+    )
+    assert driver.find_element(By.ID, "stalls-lag").text == ""
     # Finding out changed nothing.
     assert service_slots(client)["tuned"] is False
     driver.save_screenshot(str(artifacts / "dashboard-read-only.png"))
     assert_clean_console(driver)
+
+
+# -- stalls ---------------------------------------------------------------------------------------
+
+#: The crawl's own pipeline that blocks the reactor when the test asks (not a test).
+PIPELINE = Path(__file__).resolve().parent / "stalling_pipeline.py"
+
+
+def marked_line(path: Path, mark: str) -> tuple[int, str]:
+    """The number and the text (stripped) of the line of ``path`` marked ``# blocks: MARK``."""
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.rstrip().endswith(f"# blocks: {mark}"):
+            return number, line.strip()
+    raise AssertionError(f"no line marked {mark!r} in {path}")
+
+
+def stall_rows(driver) -> list[dict[str, Any]]:
+    """The stalls panel's rows, as shown (newest first)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#stall-rows tr:not(.empty-row)')].map(tr => {"
+        "  const cell = (f) => tr.querySelector(`[data-field=${f}]`);"
+        "  const code = cell('where').querySelector('.stall-code');"
+        "  return {seenAt: Number(tr.dataset.seenAt), time: cell('time').textContent,"
+        "    datetime: cell('time').querySelector('time').getAttribute('datetime'),"
+        "    seconds: cell('seconds').textContent,"
+        "    where: cell('where').querySelector('.stall-place').textContent,"
+        "    code: code ? code.textContent : null, stack: cell('where').title};"
+        "})"
+    )
+
+
+def stalls_watchdog(driver) -> str:
+    """on, off or unknown: what the stalls panel says of the watchdog."""
+    return driver.find_element(By.ID, "stalls").get_attribute("data-watchdog") or ""
+
+
+def shown_seconds(value: float) -> str:
+    """A number of seconds as the page writes it (en-US, at most three decimals)."""
+    return f"{round(value, 3):g} s"
+
+
+def test_stalls_panel_names_the_pipeline_line_that_blocked(
+    browser, webservice_crawl, monkeypatch, tmp_path, artifacts
+):
+    # The crawl's own pipeline blocks the reactor each time the test makes this file.
+    trigger = tmp_path / "stall-now"
+    path = [str(PIPELINE.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(path))
+    crawl = webservice_crawl(
+        plugins=["dashboard"],
+        settings={
+            "WEBSERVICE_READONLY_TOKEN": READONLY,
+            "ITEM_PIPELINES": {"stalling_pipeline.StallingPipeline": 300},
+            "DASHBOARD_TEST_STALL_FILE": str(trigger),
+            "DASHBOARD_TEST_STALL_SECONDS": 1.5,
+        },
+        products=3000,
+        delay=0.3,
+    )
+    client = crawl.client
+    line, code = marked_line(PIPELINE, "pipeline")
+    where = f"{PIPELINE}:{line} in process_item"
+
+    # The read-only token reads the stalls: the watchdog is on, at the default threshold,
+    # and the pipeline has not blocked yet.
+    driver = browser(1280, 1000)
+    driver.get(f"{client.url}dashboard#token={READONLY}")
+    wait_for("the demo spider", lambda: card(driver).is_displayed())
+    wait_for("the read-only token recognised", lambda: access(driver) == "read-only")
+    wait_for("the watchdog on", lambda: stalls_watchdog(driver) == "on")
+    assert driver.find_element(By.ID, "stalls-watchdog").text == "0.5 s"
+    assert not [row for row in stall_rows(driver) if row["where"] == where]
+    wait_for("items through the pipeline", lambda: number(metric(driver, "items")) > 0)
+    wait_for("the event stream", lambda: "Live" in driver.find_element(By.ID, "log-status").text)
+
+    # The pipeline blocks: the panel names its line and shows it, as text.
+    trigger.touch()
+    row = wait_for(
+        "the pipeline's stall in the panel",
+        lambda: next((row for row in stall_rows(driver) if row["where"] == where), None),
+    )
+    assert not trigger.exists()
+    assert row["code"] == code
+    assert "<img src=x>" in row["code"]
+    assert driver.find_elements(By.CSS_SELECTOR, "#stalls img") == []
+    assert row["stack"].startswith("Stack, innermost last:\n")
+    assert row["stack"].splitlines()[-1] == where
+    # As the service has it.
+    found = client.call("stalls", "recent", 50)
+    [stall] = [stall for stall in found["recent"] if stall["where"] == where]
+    assert row["seconds"] == shown_seconds(stall["seconds"])
+    assert row["seenAt"] == stall["seen_at"]
+    assert row["datetime"].startswith(time.strftime("%Y-%m-%d", time.gmtime(stall["seen_at"])))
+    assert row["time"] == driver.execute_script(
+        "return new Date(arguments[0] * 1000).toLocaleTimeString(undefined, {hour12: false})",
+        stall["seen_at"],
+    )
+    assert number(driver.find_element(By.ID, "stalls-count").text) >= 1
+    assert driver.find_element(By.ID, "stalls-longest").text.endswith(" s")
+    assert re.fullmatch(
+        r"Reactor lag: half the heartbeats within [\d.]+ s, 99% (within|over) [\d.]+ s"
+        r" \([\d,]+ heartbeats?\)",
+        driver.find_element(By.ID, "stalls-lag").text,
+    )
+    assert "The reactor was blocked" in crawl.wait_for(rf"at {re.escape(where)}").string
+    driver.save_screenshot(str(artifacts / "dashboard-stalls.png"))
+    assert_clean_console(driver)
+
+    # With the refresh failing (its engine status blocked in the browser), the next
+    # stall still comes: its event on the stream redraws the panel.
+    shown = wait_for(
+        "the count of stalls", lambda: number(driver.find_element(By.ID, "stalls-count").text)
+    )
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/enginestatus*"]})
+    wait_for(
+        "the refresh failing",
+        lambda: "retrying" in driver.find_element(By.ID, "connection").text,
+    )
+    trigger.touch()
+    newest = wait_for(
+        "the second stall, newest first, from its event",
+        lambda: (
+            (rows := stall_rows(driver))
+            and rows[0]["where"] == where
+            and rows[0]["seenAt"] > row["seenAt"]
+            and rows[0]
+        ),
+    )
+    assert "retrying" in driver.find_element(By.ID, "connection").text
+    assert number(driver.find_element(By.ID, "stalls-count").text) > shown
+    assert newest["code"] == code
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    wait_for(
+        "the refresh again",
+        lambda: driver.find_element(By.ID, "connection").text.startswith("Live"),
+    )

@@ -3,11 +3,14 @@ a fixed list of files, and data that still needs the token."""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
+import time
 
 import pytest
 import pytest_twisted
+from twisted.internet import reactor, task
 
 import scrapy_webservice_dashboard
 from scrapy_webservice_dashboard.resource import ASSETS, PAGE, asset_bytes
@@ -128,6 +131,53 @@ async def test_data_calls_still_need_the_token(webservice):
     assert (await served.call("stats", "get_rates")) == {}
     reply = await served.rpc("crawler/engine", "pause", ["demo"], token="r" * 32)
     assert reply.json["error"]["code"] == -32003  # read-only token: no control
+
+
+async def sleep(seconds: float) -> None:
+    await task.deferLater(reactor, seconds, lambda: None)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_stalls_panel_calls_answer_the_read_only_token(webservice):
+    # The stalls panel's calls, as the page makes them, with the read-only token:
+    # stalls.recent (named params) and stalls.lag, and the stall this test makes.
+    readonly = "r" * 32
+    served = webservice(
+        scrapy_webservice_dashboard,
+        WEBSERVICE_READONLY_TOKEN=readonly,
+        WEBSERVICE_STALL_THRESHOLD=0.2,
+    )
+    assert (await served.rpc("stalls", "recent", {"limit": 5}, token=None)).status == 401
+    await sleep(0.3)  # the watchdog's heartbeat runs: it times from there
+    line = inspect.currentframe().f_lineno + 1
+    time.sleep(0.6)  # the reactor is blocked here
+    found = {"count": 0}
+    deadline = time.monotonic() + 10
+    while not found["count"]:
+        assert time.monotonic() < deadline, found
+        await sleep(0.05)
+        reply = await served.rpc("stalls", "recent", {"limit": 5}, token=readonly)
+        found = reply.json["result"]
+    assert found["threshold"] == 0.2
+    where = f"{__file__}:{line} in test_the_stalls_panel_calls_answer_the_read_only_token"
+    [stall] = [stall for stall in found["recent"] if stall["where"] == where]
+    assert stall["code"] == "time.sleep(0.6)  # the reactor is blocked here"
+    assert stall["stack"][-1] == stall["where"]
+    assert isinstance(stall["seconds"], float)
+    assert isinstance(stall["seen_at"], float)
+    assert found["max_seconds"] == stall["seconds"]
+    lag = (await served.rpc("stalls", "lag", [], token=readonly)).json["result"]
+    assert lag["buckets"][-1] == ["+Inf", lag["count"]]
+    assert lag["count"] >= 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_stalls_panel_calls_with_the_watchdog_off(webservice):
+    served = webservice(scrapy_webservice_dashboard, WEBSERVICE_STALL_THRESHOLD=None)
+    found = await served.call("stalls", "recent", limit=5)
+    assert found["threshold"] is None
+    assert found["recent"] == []
+    assert (await served.call("stalls", "lag")) is None
 
 
 @pytest_twisted.ensureDeferred

@@ -5,7 +5,7 @@ A browser cannot send a Bearer header when it loads a page, so these are
 package, and only from a fixed list of names. The page then fetches every
 piece of data itself, with the token, from the service's own resources
 (``enginestatus``, ``events``, JSON-RPC ``stats``, ``crawler/engine``,
-``crawler/downloader``, ``crawler/scheduler`` and ``memory``).
+``crawler/downloader``, ``crawler/scheduler``, ``memory`` and ``stalls``).
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 // the token and draws each running spider. No library, no build step.
 //
 // Data: GET enginestatus (state, queues, in flight), JSON-RPC stats.get_rates()
-// (counts and rates), crawler/downloader.slots(spider) and memory.usage() /
-// live_refs(), every REFRESH_MS; the log tail reads GET events?events=log&level=X
-// (Server-Sent Events, read with fetch so that the token goes in a header).
+// (counts and rates), crawler/downloader.slots(spider), memory.usage() /
+// live_refs() and stalls.recent(limit) / lag(), every REFRESH_MS; the log tail
+// reads GET events?events=log,stall&level=X (Server-Sent Events, read with fetch
+// so that the token goes in a header), and a stall event redraws the stalls at once.
 // Actions: JSON-RPC crawler/engine pause / unpause / close_spider,
 // crawler/downloader set_delay / set_concurrency / reset, crawler/scheduler
 // enqueue. The token comes from the URL fragment (#token=..., which never
@@ -26,6 +27,8 @@
   const CHART_H = 80;
   const NOTE_MS = 10000; // how long an action's note stays under the buttons
   const LOG_LINES = 200; // lines kept in the log tail
+  const STALLS_SHOWN = 5; // the most recent stalls the stalls panel lists
+  const STALL_EVENT_MS = 100; // stall events this close together make one redraw
   const STREAM_SILENCE_MS = 45000; // the service sends a keep-alive every 15 s
   // JSON-RPC error codes (docs/resources.md, "Errors").
   const INVALID_PARAMS = -32602;
@@ -52,6 +55,13 @@
     tracked: $("memory-tracked"),
     refs: $("refs"),
     memoryMessage: $("memory-message"),
+    stalls: $("stalls"),
+    stallsWatchdog: $("stalls-watchdog"),
+    stallsCount: $("stalls-count"),
+    stallsLongest: $("stalls-longest"),
+    stallRows: $("stall-rows"),
+    stallsLag: $("stalls-lag"),
+    stallsMessage: $("stalls-message"),
     logLevel: $("log-level"),
     logClear: $("log-clear"),
     logStatus: $("log-status"),
@@ -287,11 +297,12 @@
     const mine = generation;
     let delay = REFRESH_MS;
     try {
-      const [status, rates, usage, refs, probed] = await Promise.all([
+      const [status, rates, usage, refs, stalls, probed] = await Promise.all([
         getJson("enginestatus"),
         rpc("stats", "get_rates", []),
         optional(rpc("memory", "usage", [])),
         optional(rpc("memory", "live_refs", [])),
+        fetchStalls(),
         access === null ? probeAccess() : Promise.resolve(access),
       ]);
       if (mine !== generation) return;
@@ -305,6 +316,7 @@
       if (access === null) setAccess(probed); // (an action may have found out meanwhile)
       render(status || {}, rates || {}, new Map(names.map((name, i) => [name, slots[i]])));
       drawMemory(usage, refs);
+      drawStalls(stalls);
       if (!logStream.running) startLog();
       setConnection("ok", `Live · updated ${new Date().toLocaleTimeString()}`);
     } catch (error) {
@@ -1070,13 +1082,160 @@
     ui.tracked.textContent = "–";
     ui.refs.replaceChildren();
     ui.memoryMessage.textContent = "";
+    clearStalls();
     ui.logLines.replaceChildren();
     ui.logStatus.textContent = "";
     logStream.lastId = null;
   }
 
+  // -- stalls -----------------------------------------------------------------------------------
+
+  // Where the crawl's own code blocked the reactor (stalls.recent, the watchdog of
+  // WEBSERVICE_STALL_THRESHOLD) and how late the reactor ran (stalls.lag). Drawn
+  // with each refresh, and at once when a stall event comes on the event stream.
+  const stallView = {
+    asked: 0, // numbers the fetches: an answer older than the one drawn is dropped
+    drawn: 0,
+    timer: null, // a redraw asked for by stall events
+  };
+
+  // {ticket, recent, lag}, each of the two a call's {value} or {error}.
+  function fetchStalls() {
+    stallView.asked += 1;
+    const ticket = stallView.asked;
+    return Promise.all([
+      optional(rpc("stalls", "recent", { limit: STALLS_SHOWN })),
+      optional(rpc("stalls", "lag", [])),
+    ]).then(([recent, lag]) => ({ ticket, recent, lag }));
+  }
+
+  // A stall event: redraw from stalls.recent (the event alone does not say the
+  // count or the longest) without waiting for the next refresh. Events replayed
+  // together on a reconnection make one call.
+  function stallSoon() {
+    if (stallView.timer !== null) return;
+    stallView.timer = setTimeout(async () => {
+      stallView.timer = null;
+      const mine = generation;
+      try {
+        const stalls = await fetchStalls();
+        if (mine === generation && !ui.crawls.hidden) drawStalls(stalls);
+      } catch {
+        // a refused token: the refresh says so and asks for the current one
+      }
+    }, STALL_EVENT_MS);
+  }
+
+  function drawStalls({ ticket, recent, lag }) {
+    if (ticket < stallView.drawn) return; // a newer answer is shown already
+    stallView.drawn = ticket;
+    if (recent.error) {
+      clearStalls();
+      ui.stallRows.replaceChildren(emptyRow(3, "–"));
+      say(ui.stallsMessage, `Not available: ${recent.error.message}`, "error");
+      return;
+    }
+    const value = recent.value || {};
+    const threshold = value.threshold;
+    const on = typeof threshold === "number" && Number.isFinite(threshold);
+    const total = Number(value.count) || 0;
+    ui.stalls.dataset.watchdog = on ? "on" : "off";
+    ui.stallsWatchdog.textContent = on ? seconds(threshold) : "Off";
+    ui.stallsWatchdog.title = on
+      ? `On: a stall is the reactor blocked for more than ${seconds(threshold)}` +
+        " (WEBSERVICE_STALL_THRESHOLD)"
+      : "Off: WEBSERVICE_STALL_THRESHOLD is None, nothing watches the reactor";
+    ui.stallsCount.textContent = on ? count(total) : "–";
+    ui.stallsCount.classList.toggle("warn", total > 0);
+    ui.stallsLongest.textContent = total > 0 ? seconds(value.max_seconds) : "–";
+    const list = (Array.isArray(value.recent) ? value.recent : []).slice(-STALLS_SHOWN).reverse();
+    const rows = list.map(stallRow);
+    const none = on
+      ? `No stall: the reactor never waited more than ${seconds(threshold)}`
+      : "The watchdog is off";
+    ui.stallRows.replaceChildren(...(rows.length ? rows : [emptyRow(3, none)]));
+    if (!on) {
+      say(ui.stallsMessage, "No stall is watched for: WEBSERVICE_STALL_THRESHOLD is None.");
+    } else if (total > rows.length) {
+      say(ui.stallsMessage, `The last ${count(rows.length)} of ${count(total)}.`);
+    } else {
+      say(ui.stallsMessage, "");
+    }
+    ui.stallsLag.textContent = describeLag(lag);
+  }
+
+  function stallRow(stall) {
+    const row = el("tr");
+    const seenAt = Number(stall.seen_at);
+    row.dataset.seenAt = String(seenAt);
+    const when = new Date(seenAt * 1000);
+    const known = Number.isFinite(seenAt) && !Number.isNaN(when.getTime());
+    const time = el(
+      "time",
+      "",
+      known ? when.toLocaleTimeString(undefined, { hour12: false }) : "–",
+    );
+    if (known) {
+      time.dateTime = when.toISOString();
+      time.title = when.toLocaleString();
+    }
+    const timeCell = el("td", "stall-time");
+    timeCell.dataset.field = "time";
+    timeCell.append(time);
+    const blocked = el("td", "num", seconds(stall.seconds));
+    blocked.dataset.field = "seconds";
+    const where = el("td", "stall-where");
+    where.dataset.field = "where";
+    if (stall.where) {
+      where.append(el("span", "stall-place", String(stall.where)));
+    } else {
+      // Code that held the GIL throughout (a C extension, one long regex) and
+      // returned before the watchdog's thread could look.
+      where.append(el("span", "stall-place unknown", "Not seen (the GIL was held throughout)"));
+    }
+    if (stall.code) where.append(el("code", "stall-code", String(stall.code)));
+    const stack = Array.isArray(stall.stack) ? stall.stack.map(String) : [];
+    if (stack.length) where.title = `Stack, innermost last:\n${stack.join("\n")}`;
+    row.append(timeCell, blocked, where);
+    return row;
+  }
+
+  // stalls.lag: how late the reactor ran the watchdog's heartbeat, read from the
+  // cumulative histogram as the bounds within which half and 99% of them ran.
+  function describeLag(lag) {
+    const value = lag && lag.value;
+    const beats = value ? Number(value.count) : 0;
+    if (!(beats > 0) || !Array.isArray(value.buckets)) return "";
+    const bounds = value.buckets.filter(([bound]) => typeof bound === "number");
+    const within = (share) => {
+      const bucket = bounds.find(([, n]) => Number(n) >= share * beats);
+      if (bucket) return `within ${seconds(bucket[0])}`;
+      return bounds.length ? `over ${seconds(bounds[bounds.length - 1][0])}` : "–";
+    };
+    return (
+      `Reactor lag: half the heartbeats ${within(0.5)}, 99% ${within(0.99)}` +
+      ` (${count(beats)} heartbeat${beats === 1 ? "" : "s"})`
+    );
+  }
+
+  function clearStalls() {
+    clearTimeout(stallView.timer);
+    stallView.timer = null;
+    ui.stalls.dataset.watchdog = "unknown";
+    ui.stallsWatchdog.textContent = "–";
+    ui.stallsWatchdog.title = "";
+    ui.stallsCount.textContent = "–";
+    ui.stallsCount.classList.remove("warn");
+    ui.stallsLongest.textContent = "–";
+    ui.stallRows.replaceChildren();
+    ui.stallsLag.textContent = "";
+    say(ui.stallsMessage, "");
+  }
+
   // -- the log tail -------------------------------------------------------------------------------
 
+  // One event stream: the log records of the tail, and the stall events that
+  // redraw the stalls panel.
   const logStream = {
     running: false, // a stream is open or about to be (re)opened
     controller: null,
@@ -1117,7 +1276,8 @@
     let retry = 2000;
     try {
       // Last-Event-ID 0 at first: the service sends the recent records it kept.
-      await readStream(`events?events=log&level=${encodeURIComponent(level)}`, {
+      // The log records from the chosen level, and every stall (for the stalls panel).
+      await readStream(`events?events=log,stall&level=${encodeURIComponent(level)}`, {
         signal: controller.signal,
         lastEventId: logStream.lastId ?? 0,
         onOpen: () => {
@@ -1126,12 +1286,17 @@
         },
         onActivity: () => watch(STREAM_SILENCE_MS),
         onEvent: (event) => {
-          if (mine !== generation || event.event !== "log") return;
+          if (mine !== generation) return;
           const id = Number(event.id);
           if (Number.isFinite(id)) {
             if (logStream.lastId !== null && id <= logStream.lastId) return; // seen already
             logStream.lastId = id;
           }
+          if (event.event === "stall") {
+            stallSoon();
+            return;
+          }
+          if (event.event !== "log") return;
           let record;
           try {
             record = JSON.parse(event.data);
