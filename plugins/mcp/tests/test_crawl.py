@@ -8,6 +8,8 @@ asserted.
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import anyio
 import anyio.to_thread
@@ -230,6 +232,8 @@ JOB_READ_TOOLS = {
     "memory_live_refs",
     "memory_oldest",
     "log_get_level",
+    "stalls_recent",
+    "stalls_lag",
 }
 JOB_CONTROL_TOOLS = {
     "crawler_downloader_set_delay",
@@ -298,3 +302,56 @@ async def test_the_telnet_jobs_are_tools_with_their_schemas(webservice_crawl, mc
             names = await tool_names(session)
             assert names >= JOB_READ_TOOLS
             assert not names & JOB_CONTROL_TOOLS
+
+
+#: The crawl's own pipeline that blocks the reactor on its first item (not a test).
+PIPELINE = Path(__file__).resolve().parent / "blocking_pipeline.py"
+
+
+def blocking_line() -> int:
+    lines = PIPELINE.read_text().splitlines()
+    return next(n for n, line in enumerate(lines, 1) if line.endswith("# blocks here"))
+
+
+async def test_stalls_name_the_users_line_with_the_read_only_token(
+    webservice_crawl, mcp_server, monkeypatch
+):
+    path = [str(PIPELINE.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(path))
+    crawl = webservice_crawl(
+        products=600,
+        delay=0.3,
+        settings={
+            "WEBSERVICE_READONLY_TOKEN": READONLY_TOKEN,
+            "ITEM_PIPELINES": {"blocking_pipeline.BlockOnce": 300},
+            "MCP_TEST_STALL_SECONDS": 1.2,
+        },
+    )
+    where = f"{PIPELINE}:{blocking_line()} in process_item"
+    with anyio.fail_after(TEST_TIMEOUT):
+        client = await started(crawl)
+        async with mcp_server("--url", client.url, f"--token={READONLY_TOKEN}", "mcp") as session:
+            tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+            for name in ("stalls_recent", "stalls_lag"):
+                assert tools[name].annotations.read_only_hint is True, name
+            assert "limit" in tools["stalls_recent"].input_schema["properties"]
+
+            found = await wait_for_tool(
+                session,
+                "stalls_recent",
+                {"limit": 10},
+                lambda found: any(stall["where"] == where for stall in found["recent"]),
+                "the pipeline's stall",
+            )
+            [stall] = [stall for stall in found["recent"] if stall["where"] == where]
+            assert stall["code"] == "time.sleep(seconds)  # blocks here"
+            assert stall["seconds"] >= found["threshold"] == 0.5
+            assert stall["stack"][-1] == where
+            # What the service itself answers.
+            direct = await anyio.to_thread.run_sync(client.call, "stalls", "recent", 10)
+            assert stall in direct["recent"]
+            assert direct["count"] >= 1
+
+            lag = await call_ok(session, "stalls_lag")
+            assert lag["buckets"][-1][0] == "+Inf"
+            assert lag["buckets"][-1][1] == lag["count"] > 0
