@@ -295,7 +295,7 @@ async def serve_crawl(tmp: Path, bounded: bool = False) -> dict[str, Any]:
     from scrapy.utils.defer import deferred_from_coro
     from twisted.internet import reactor, task
 
-    from scrapy_webservice.service import current_service
+    from scrapy_webservice.server.service import current_service
 
     class IdleSpider(scrapy.Spider):
         """Opens, requests nothing, and stays open until stopped."""

@@ -34,8 +34,8 @@ MEASURE = """
 import sys, time
 sys.path.insert(0, {path!r})
 from scrapy.settings import Settings
-from scrapy_webservice.plugins import Plugins
-from scrapy_webservice.settings import WebServiceConfig
+from scrapy_webservice.server.plugins import Plugins
+from scrapy_webservice.public.settings import WebServiceConfig
 config = WebServiceConfig.from_settings(Settings())
 settings = Settings()
 start = time.perf_counter()

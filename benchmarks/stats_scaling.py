@@ -105,11 +105,11 @@ def build(plugin: Any) -> SimpleNamespace:
     from scrapy.utils.test import get_crawler
     from twisted.internet.task import Clock
 
-    from scrapy_webservice.monitor import CrawlMonitor
-    from scrapy_webservice.plugins import Plugins
+    from scrapy_webservice.public.monitor import CrawlMonitor
+    from scrapy_webservice.public.settings import WebServiceConfig
     from scrapy_webservice.resources.events import EventStream
-    from scrapy_webservice.service import Service
-    from scrapy_webservice.settings import WebServiceConfig
+    from scrapy_webservice.server.plugins import Plugins
+    from scrapy_webservice.server.service import Service
 
     crawler = get_crawler(scrapy.Spider)
     crawler.spider = scrapy.Spider(name="bench")

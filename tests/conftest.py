@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from scrapy_webservice.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD
+from scrapy_webservice.server.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD
 from scrapy_webservice.testing import ServedService, start_shop
 
 from .processes import PRODUCTS, Process

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scrapy_webservice.client import WebServiceClient
+from scrapy_webservice.cli.client import WebServiceClient
 from scrapy_webservice.testing import start_shop
 
 from .processes import Crawl, count_lines

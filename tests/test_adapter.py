@@ -12,7 +12,7 @@ import pytest_twisted
 from scrapy.utils.test import get_crawler
 from twisted.internet import reactor, task
 
-from scrapy_webservice import adapter
+from scrapy_webservice.adapter import internals as adapter
 from scrapy_webservice.demo.site import listen
 from scrapy_webservice.demo.spiders import DemoSpider
 

@@ -23,12 +23,12 @@ from scrapy_webservice import (
     data,
     readonly,
 )
-from scrapy_webservice.client import JsonRpcError, WebServiceClient, WebServiceError
+from scrapy_webservice.cli.client import JsonRpcError, WebServiceClient, WebServiceError
 from scrapy_webservice.demo.site import listen
 from scrapy_webservice.demo.spiders import DemoSpider
-from scrapy_webservice.encoding import dumps
-from scrapy_webservice.service import current_service
-from scrapy_webservice.settings import WebServiceConfig
+from scrapy_webservice.public.settings import WebServiceConfig
+from scrapy_webservice.rpc.encoding import dumps
+from scrapy_webservice.server.service import current_service
 
 
 class Tally:
@@ -240,8 +240,8 @@ def registry_with(*names: str):
     """A registry holding running crawls of these spider names (stand-in crawlers)."""
     from types import SimpleNamespace
 
-    from scrapy_webservice.crawls import Crawl, CrawlRegistry
-    from scrapy_webservice.events import EventBus
+    from scrapy_webservice.public.crawls import Crawl, CrawlRegistry
+    from scrapy_webservice.public.events import EventBus
 
     class Crawler(SimpleNamespace):
         __hash__ = object.__hash__  # hashable, as a real crawler is
@@ -330,7 +330,7 @@ async def test_query_values_that_are_not_json_are_strings(webservice):
 
 
 def test_events_filter_takes_a_crawl_id():
-    from scrapy_webservice.events import Event
+    from scrapy_webservice.public.events import Event
     from scrapy_webservice.resources.events import EventStream
 
     stream = EventStream(None, 1000, spiders=frozenset({"demo~2"}))

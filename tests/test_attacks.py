@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from scrapy_webservice.client import WebServiceClient
+from scrapy_webservice.cli.client import WebServiceClient
 from scrapy_webservice.testing import http, rpc
 
 from .processes import PRODUCTS, Crawl, count_lines

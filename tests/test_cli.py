@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest_twisted
 from twisted.internet import threads
 
-from scrapy_webservice import cli
+from scrapy_webservice.cli import commands as cli
 
 from .conftest import free_port_holder
 from .processes import BIN, scrapy_ws

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from scrapy_webservice import cli
-from scrapy_webservice.cli_jobs import SLOT_COLUMNS
-from scrapy_webservice.client import WebServiceClient
+from scrapy_webservice.cli import commands as cli
+from scrapy_webservice.cli.client import WebServiceClient
+from scrapy_webservice.cli.jobs import SLOT_COLUMNS
+from scrapy_webservice.cli.watch import WATCH_COLUMNS, status_lines, watch
 from scrapy_webservice.testing import start_shop
-from scrapy_webservice.watch import WATCH_COLUMNS, status_lines, watch
 
 from .processes import BIN, Crawl, scrapy_ws, wait_until
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from scrapy_webservice.client import WebServiceClient, find_services
+from scrapy_webservice.cli.client import WebServiceClient, find_services
 from scrapy_webservice.testing import start_shop
 
 from .processes import Crawl, scrapy_ws

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from scrapy_webservice.client import WebServiceError, get_json
+from scrapy_webservice.cli.client import WebServiceError, get_json
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):

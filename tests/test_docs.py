@@ -56,8 +56,9 @@ from typing import Any
 import pytest
 import pytest_twisted
 
-from scrapy_webservice import cli, hookspecs
-from scrapy_webservice.settings import DEFAULTS, SETTINGS, markdown_table
+from scrapy_webservice.cli import commands as cli
+from scrapy_webservice.public import hookspecs
+from scrapy_webservice.public.settings import DEFAULTS, SETTINGS, markdown_table
 
 ROOT = Path(__file__).parent.parent
 DOCS = ROOT / "docs"
@@ -562,7 +563,7 @@ async def test_page_exchanges(page, webservice, importable):
 @pytest.mark.integration
 def test_live_examples(webservice_crawl, modules_dir, runtime_dir, monkeypatch):
     """The live examples against a real crawl of the demo shop, found as a user finds it."""
-    from scrapy_webservice.client import WebServiceClient
+    from scrapy_webservice.cli.client import WebServiceClient
 
     monkeypatch.setenv("PYTHONPATH", str(modules_dir))
     discovery = runtime_dir / "scrapy-webservice"
@@ -665,7 +666,9 @@ def test_there_are_hooks():
     assert HOOKS == ["json_default", "register_resources", "service_started", "service_stopped"]
 
 
-AUTOFUNCTION_HOOK = re.compile(r"^\.\. autofunction:: scrapy_webservice\.hookspecs\.(\w+)$", re.M)
+AUTOFUNCTION_HOOK = re.compile(
+    r"^\.\. autofunction:: scrapy_webservice\.public\.hookspecs\.(\w+)$", re.M
+)
 
 
 def test_the_hook_reference_is_generated_for_every_hook():

@@ -9,7 +9,7 @@ from collections import deque
 
 import pytest
 
-from scrapy_webservice.encoding import dumps
+from scrapy_webservice.rpc.encoding import dumps
 
 
 def test_stats_values_encode():

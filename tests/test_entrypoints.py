@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from scrapy_webservice.client import WebServiceClient
-from scrapy_webservice.plugins import ENV_NO_AUTOLOAD
+from scrapy_webservice.cli.client import WebServiceClient
+from scrapy_webservice.server.plugins import ENV_NO_AUTOLOAD
 
 from .processes import PRODUCTS, PROJECT, Crawl, count_lines
 

@@ -12,7 +12,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor, task, threads
 
-from scrapy_webservice.client import WebServiceClient, WebServiceError, parse_event_stream
+from scrapy_webservice.cli.client import WebServiceClient, WebServiceError, parse_event_stream
 from scrapy_webservice.testing import ServedService
 
 

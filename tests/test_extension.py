@@ -16,11 +16,11 @@ from scrapy.utils.test import get_crawler
 from twisted.internet import reactor, task, threads
 
 from scrapy_webservice import Addon, WebService
-from scrapy_webservice.client import WebServiceClient, find_services
+from scrapy_webservice.cli.client import WebServiceClient, find_services
 from scrapy_webservice.demo.site import listen
 from scrapy_webservice.demo.spiders import DemoSpider
-from scrapy_webservice.service import Service, current_service
-from scrapy_webservice.settings import WebServiceConfig
+from scrapy_webservice.public.settings import WebServiceConfig
+from scrapy_webservice.server.service import Service, current_service
 
 
 def test_disabled_means_not_configured():

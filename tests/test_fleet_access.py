@@ -18,7 +18,7 @@ import pytest
 import pytest_twisted
 from scrapy.settings import Settings
 
-from scrapy_webservice.settings import WebServiceConfig
+from scrapy_webservice.public.settings import WebServiceConfig
 
 TOKEN = "fleet-token-" + "f" * 30
 READER = "fleet-reader-" + "r" * 30

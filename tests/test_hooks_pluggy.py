@@ -15,7 +15,7 @@ import pytest_twisted
 from scrapy.settings import Settings
 
 from scrapy_webservice import JsonResource, WebServiceAPI, hookimpl
-from scrapy_webservice.plugins import Plugins
+from scrapy_webservice.server.plugins import Plugins
 
 
 class Thing:

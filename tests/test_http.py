@@ -12,7 +12,7 @@ import pytest_twisted
 from twisted.internet import defer, reactor
 
 from scrapy_webservice import JsonResource, JsonRpcResource, readonly
-from scrapy_webservice.resource import HttpError, RawBody
+from scrapy_webservice.public.resource import HttpError, RawBody
 
 
 class Plain(JsonResource):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scrapy_webservice.client import WebServiceClient, find_services
+from scrapy_webservice.cli.client import WebServiceClient, find_services
 from scrapy_webservice.testing import http, rpc
 
 from .conftest import free_port_holder
@@ -157,7 +157,7 @@ def test_two_crawlers_share_one_service(slow_shop, crawls):
     rates = client.call("stats", "get_rates")
     assert (rates["demo"]["state"], rates["demo2"]["state"]) == ("running", "paused")
     extensions = client.get("crawler/extensions")
-    assert "scrapy_webservice.extension.WebService" in extensions["demo2"]
+    assert "scrapy_webservice.server.extension.WebService" in extensions["demo2"]
     assert client.call("stats", "get_stats", "demo2")["start_time"]
     # Hold demo open while demo2 closes (it would finish by itself within seconds).
     client.call("crawler/engine", "pause", "demo")

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator, Draft202012Validator, ValidationError, validators
 
-from scrapy_webservice import jsonrpc
-from scrapy_webservice.jsonrpc import Dispatcher, JsonRpcError, Method
+from scrapy_webservice.rpc import jsonrpc
+from scrapy_webservice.rpc.jsonrpc import Dispatcher, JsonRpcError, Method
 
 from .test_jsonrpc import run
 

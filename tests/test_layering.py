@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src" / "scrapy_webservice"
 PLUGINS = sorted(ROOT.glob("plugins/*/src"))
 #: The one module allowed to read Scrapy's private attributes.
-ADAPTER = SRC / "adapter.py"
+ADAPTER = SRC / "adapter" / "internals.py"
 
 
 def python_files(*roots: Path) -> list[Path]:
@@ -138,7 +138,7 @@ def imports(tree: ast.AST) -> list[tuple[int, str, int]]:
 
 @pytest.mark.parametrize("path", python_files(*PLUGINS), ids=lambda p: str(p.relative_to(ROOT)))
 def test_plugins_import_only_the_public_api(path):
-    allowed = {"scrapy_webservice", "scrapy_webservice.client"}
+    allowed = {"scrapy_webservice", "scrapy_webservice.cli.client"}
     wrong = [
         (line, module)
         for line, module, level in imports(ast.parse(path.read_text(encoding="utf-8")))
@@ -210,8 +210,8 @@ def test_a_crawl_loads_neither_the_cli_nor_the_testing_code():
         "install_reactor('twisted.internet.asyncioreactor.AsyncioSelectorReactor')\n"
         "from scrapy.utils.test import get_crawler\n"
         "from scrapy_webservice import Addon, WebService\n"
-        "from scrapy_webservice.service import Service\n"
-        "from scrapy_webservice.settings import WebServiceConfig\n"
+        "from scrapy_webservice.server.service import Service\n"
+        "from scrapy_webservice.public.settings import WebServiceConfig\n"
         "crawler = get_crawler(settings_dict={'WEBSERVICE_PLUGINS_AUTOLOAD': False})\n"
         "service = Service(WebServiceConfig.from_settings(crawler.settings))\n"
         "service.bind(crawler)\n"

@@ -12,10 +12,10 @@ from scrapy.utils.test import get_crawler
 from twisted.internet import reactor, task, threads
 
 from scrapy_webservice import WebService
-from scrapy_webservice.client import WebServiceClient, WebServiceError
+from scrapy_webservice.cli.client import WebServiceClient, WebServiceError
 from scrapy_webservice.demo.site import listen
 from scrapy_webservice.demo.spiders import DemoSpider
-from scrapy_webservice.service import current_service
+from scrapy_webservice.server.service import current_service
 from scrapy_webservice.testing import http
 
 from .processes import Crawl

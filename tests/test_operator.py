@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from scrapy_webservice.client import ServerEvent, WebServiceClient
+from scrapy_webservice.cli.client import ServerEvent, WebServiceClient
 
 from .processes import BIN, PRODUCTS, Crawl, count_lines, scrapy_ws, wait_until
 

@@ -15,8 +15,8 @@ import pytest_twisted
 from scrapy.settings import Settings
 
 from scrapy_webservice import JsonResource, hookimpl
-from scrapy_webservice.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD, Plugins
-from scrapy_webservice.settings import WebServiceConfig
+from scrapy_webservice.public.settings import WebServiceConfig
+from scrapy_webservice.server.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD, Plugins
 from scrapy_webservice.testing import ServedService
 
 STATS = "scrapy_webservice.resources.stats.StatsResource"

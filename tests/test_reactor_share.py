@@ -21,7 +21,7 @@ import pytest_twisted
 from twisted.internet import threads
 from twisted.internet.task import Clock
 
-from scrapy_webservice.budget import AddressLimits, ReactorBudget
+from scrapy_webservice.server.budget import AddressLimits, ReactorBudget
 from scrapy_webservice.testing import start_shop
 
 from .processes import Crawl, count_lines, wait_until

@@ -9,9 +9,9 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from scrapy_webservice import JsonResource
-from scrapy_webservice.registry import Layer, RegistryError, build_resources, merge_layers
+from scrapy_webservice.public.settings import WebServiceConfig
 from scrapy_webservice.resources import StatsResource
-from scrapy_webservice.settings import WebServiceConfig
+from scrapy_webservice.server.registry import Layer, RegistryError, build_resources, merge_layers
 
 STATS = "scrapy_webservice.resources.stats.StatsResource"
 

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from scrapy_webservice import adapter
-from scrapy_webservice.client import WebServiceClient
+from scrapy_webservice.adapter import internals as adapter
+from scrapy_webservice.cli.client import WebServiceClient
 
 from .processes import Crawl, scrapy_ws
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scrapy_webservice.security import (
+from scrapy_webservice.server.security import (
     Access,
     TokenChecker,
     generate_token,
@@ -44,7 +44,7 @@ def test_tokens_are_compared_in_constant_time(monkeypatch):
     """
     import hmac
 
-    from scrapy_webservice import security
+    from scrapy_webservice.server import security
 
     calls: list[tuple[bytes | str, bytes | str]] = []
     compare = hmac.compare_digest
@@ -102,7 +102,7 @@ def test_origin_rules():
 
 
 def test_discovery_dir_without_xdg_runtime_dir(monkeypatch, tmp_path):
-    from scrapy_webservice.security import default_discovery_dir
+    from scrapy_webservice.server.security import default_discovery_dir
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     assert default_discovery_dir() == tmp_path / "scrapy-webservice"
@@ -119,8 +119,8 @@ def test_runtime_dir_rule_is_ours_whatever_platformdirs_says(monkeypatch, tmp_pa
     """platformdirs 4.0 and 4.7+ fall back differently; our rule on Linux and BSD does not."""
     import platformdirs
 
-    from scrapy_webservice import security
-    from scrapy_webservice.security import platform_runtime_dir, unix_runtime_dir
+    from scrapy_webservice.server import security
+    from scrapy_webservice.server.security import platform_runtime_dir, unix_runtime_dir
 
     uid = os.getuid()
     temp = Path(tempfile.gettempdir(), f"runtime-{uid}")

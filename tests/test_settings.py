@@ -15,7 +15,7 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from scrapy_webservice import WebService
-from scrapy_webservice.settings import (
+from scrapy_webservice.public.settings import (
     DEFAULTS,
     SETTINGS,
     Setting,

@@ -21,7 +21,7 @@ import pytest_twisted
 from twisted.internet import threads
 
 from scrapy_webservice import JsonResource
-from scrapy_webservice.security import host_allowed, host_field_problem, parse_host
+from scrapy_webservice.server.security import host_allowed, host_field_problem, parse_host
 
 # -- a raw HTTP/1.1 exchange -------------------------------------------------------------
 

@@ -20,8 +20,8 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor, task, threads
 
-from scrapy_webservice.client import WebServiceClient
-from scrapy_webservice.stalls import LagHistogram, where
+from scrapy_webservice.cli.client import WebServiceClient
+from scrapy_webservice.server.stalls import LagHistogram, where
 from scrapy_webservice.testing import ServedService, WatchedProcess
 
 from .processes import scrapy_ws

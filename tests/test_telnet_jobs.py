@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from scrapy_webservice.client import JsonRpcError, WebServiceClient
+from scrapy_webservice.cli.client import JsonRpcError, WebServiceClient
 from scrapy_webservice.testing import start_shop
 
 from .processes import Crawl, wait_until

@@ -21,11 +21,12 @@ from scrapy.utils.log import get_scrapy_root_handler
 from scrapy.utils.test import get_crawler
 from twisted.internet import reactor, task, threads
 
-from scrapy_webservice import WebService, adapter
-from scrapy_webservice.client import JsonRpcError, WebServiceClient
+from scrapy_webservice import WebService
+from scrapy_webservice.adapter import internals as adapter
+from scrapy_webservice.cli.client import JsonRpcError, WebServiceClient
 from scrapy_webservice.demo.site import listen
 from scrapy_webservice.demo.spiders import DemoSpider
-from scrapy_webservice.service import current_service
+from scrapy_webservice.server.service import current_service
 from scrapy_webservice.testing import http
 
 SECRETS = {

@@ -15,8 +15,8 @@ import pytest
 import pytest_twisted
 from twisted.internet import threads
 
-from scrapy_webservice.client import WebServiceClient, WebServiceError
-from scrapy_webservice.settings import WebServiceConfig
+from scrapy_webservice.cli.client import WebServiceClient, WebServiceError
+from scrapy_webservice.public.settings import WebServiceConfig
 
 from .processes import scrapy_ws
 

@@ -1,7 +1,7 @@
 """scrapy-webservice: watch and steer running Scrapy crawls over HTTP.
 
 Everything a resource or a plugin may use is exported here (plus
-``scrapy_webservice.client`` for command-line plugins). Names load on
+``scrapy_webservice.cli.client`` for command-line plugins). Names load on
 first use, so that ``import scrapy_webservice`` (done by every pytest
 session that has the package installed, through its pytest plugin) costs
 almost nothing.
@@ -16,27 +16,27 @@ __version__ = "0.1.0"
 
 #: Each public name, and the module that defines it.
 _EXPORTS: dict[str, str] = {
-    "Access": "security",
-    "Addon": "addon",
-    "AmbiguousSpider": "errors",
-    "CLOSE_REASON": "crawls",
-    "Crawl": "crawls",
-    "Event": "events",
-    "HttpError": "errors",
-    "JsonResource": "resource",
-    "JsonRpcError": "jsonrpc",
-    "JsonRpcResource": "rpc_resource",
-    "NoSuchSpider": "errors",
-    "RawBody": "resource",
-    "Secret": "secret",
-    "WebService": "extension",
-    "WebServiceAPI": "public",
-    "WebServiceAPIError": "errors",
-    "api": "public",
-    "control": "markers",
-    "data": "markers",
-    "hookimpl": "hookspecs",
-    "readonly": "markers",
+    "Access": "server.security",
+    "Addon": "server.addon",
+    "AmbiguousSpider": "rpc.errors",
+    "CLOSE_REASON": "public.crawls",
+    "Crawl": "public.crawls",
+    "Event": "public.events",
+    "HttpError": "rpc.errors",
+    "JsonResource": "public.resource",
+    "JsonRpcError": "rpc.jsonrpc",
+    "JsonRpcResource": "public.rpc_resource",
+    "NoSuchSpider": "rpc.errors",
+    "RawBody": "public.resource",
+    "Secret": "rpc.secret",
+    "WebService": "server.extension",
+    "WebServiceAPI": "public.api",
+    "WebServiceAPIError": "rpc.errors",
+    "api": "public.api",
+    "control": "rpc.markers",
+    "data": "rpc.markers",
+    "hookimpl": "public.hookspecs",
+    "readonly": "rpc.markers",
 }
 
 __all__ = [
@@ -79,16 +79,16 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .addon import Addon
-    from .crawls import CLOSE_REASON, Crawl
-    from .errors import AmbiguousSpider, HttpError, NoSuchSpider, WebServiceAPIError
-    from .events import Event
-    from .extension import WebService
-    from .hookspecs import hookimpl
-    from .jsonrpc import JsonRpcError
-    from .markers import control, data, readonly
-    from .public import WebServiceAPI, api
-    from .resource import JsonResource, RawBody
-    from .rpc_resource import JsonRpcResource
-    from .secret import Secret
-    from .security import Access
+    from .public.api import WebServiceAPI, api
+    from .public.crawls import CLOSE_REASON, Crawl
+    from .public.events import Event
+    from .public.hookspecs import hookimpl
+    from .public.resource import JsonResource, RawBody
+    from .public.rpc_resource import JsonRpcResource
+    from .rpc.errors import AmbiguousSpider, HttpError, NoSuchSpider, WebServiceAPIError
+    from .rpc.jsonrpc import JsonRpcError
+    from .rpc.markers import control, data, readonly
+    from .rpc.secret import Secret
+    from .server.addon import Addon
+    from .server.extension import WebService
+    from .server.security import Access

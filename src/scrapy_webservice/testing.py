@@ -36,14 +36,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .client import WebServiceClient
+from .cli.client import WebServiceClient
 
 if TYPE_CHECKING:
     # Imported where used: every pytest session of a project that installs
     # this package loads this module (entry point ``pytest11``), so it
     # imports nothing heavy (Scrapy, Twisted) until a fixture is used.
-    from .public import WebServiceAPI
-    from .service import Service
+    from .public.api import WebServiceAPI
+    from .server.service import Service
 
 __all__ = [
     "CrawlWithService",
@@ -126,9 +126,9 @@ def start_service(
     from scrapy.utils.test import get_crawler
 
     settings = {"WEBSERVICE_PORT": 0, "WEBSERVICE_PLUGINS_AUTOLOAD": False, **(settings or {})}
-    from .plugins import Plugins
-    from .service import Service
-    from .settings import WebServiceConfig
+    from .public.settings import WebServiceConfig
+    from .server.plugins import Plugins
+    from .server.service import Service
 
     manager = Plugins(strict=bool(settings.get("WEBSERVICE_PLUGINS_STRICT", False)))
     for plugin in plugins:
@@ -342,7 +342,7 @@ def webservice_crawl(tmp_path: Path) -> Iterator[Callable[..., CrawlWithService]
         shop, shop_url = start_shop(products, delay)
         started.append(shop)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        from .plugins import ENV_DISABLE, ENV_NO_AUTOLOAD
+        from .server.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD
 
         env.pop(ENV_NO_AUTOLOAD, None)
         env.pop(ENV_DISABLE, None)

@@ -64,7 +64,7 @@ HINTS = [
 
 def announce(out: TextIO = sys.stdout) -> None:
     """Tell the person at the terminal where the service is and what to try."""
-    from ..service import current_service
+    from ..server.service import current_service
 
     service = current_service()
     if service is None or service.url is None:

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
-from . import jsonrpc
-from .encoding import dumps
-from .errors import HttpError, rpc_error
-from .markers import is_data, readonly_mark
+from ..rpc import jsonrpc
+from ..rpc.encoding import dumps
+from ..rpc.errors import HttpError, rpc_error
+from ..rpc.markers import is_data, readonly_mark
+from ..rpc.secret import Secret
+from ..server.security import Access
 from .resource import JsonResource, RawJson, write_error
-from .secret import Secret
-from .security import Access
 from .settings import DEFAULTS
 
 if TYPE_CHECKING:
@@ -389,6 +389,6 @@ def _awaitable_deferred(result: Any) -> Any:
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__

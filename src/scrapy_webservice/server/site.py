@@ -31,10 +31,10 @@ from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from . import adapter
+from ..adapter import internals as adapter
+from ..public.resource import ErrorResource, JsonResource, error_body, write_error
+from ..public.rpc_resource import JsonRpcResource
 from .budget import client_key
-from .resource import ErrorResource, JsonResource, error_body, write_error
-from .rpc_resource import JsonRpcResource
 from .security import (
     Access,
     TokenChecker,
@@ -47,8 +47,8 @@ from .security import (
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorTime, ITCPTransport
 
+    from ..public.settings import WebServiceConfig
     from .budget import AddressLimits, ReactorBudget
-    from .settings import WebServiceConfig
 
 __all__ = ["WebServiceChannel", "WebServiceRequest", "WebServiceSite"]
 

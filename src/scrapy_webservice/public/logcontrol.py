@@ -16,8 +16,8 @@ from typing import Any
 
 from scrapy.utils.log import get_scrapy_root_handler
 
-from . import jsonrpc
-from .errors import WebServiceAPIError
+from ..rpc import jsonrpc
+from ..rpc.errors import WebServiceAPIError
 from .events import EventBus, LogEventHandler
 
 __all__ = ["LEVELS", "BadLogLevel", "LogControl", "NoSuchLogger", "level_number"]

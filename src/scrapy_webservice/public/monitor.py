@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.task import LoopingCall
 
-from .adapter import crawl_state, in_flight_requests
+from ..adapter.internals import crawl_state, in_flight_requests
 from .settings import WINDOW_SECONDS
 
 if TYPE_CHECKING:

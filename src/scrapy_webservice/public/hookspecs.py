@@ -15,7 +15,7 @@ import pluggy
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
-    from .public import WebServiceAPI
+    from .api import WebServiceAPI
 
 PROJECT_NAME = "scrapy_webservice"
 

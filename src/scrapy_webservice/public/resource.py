@@ -3,8 +3,9 @@
 A resource author writes ``render_GET`` returning a plain Python object
 (or an awaitable of one); everything about HTTP (status, headers, JSON
 encoding, errors that never leak a traceback) is handled here once.
-Authentication and request limits are not: the :class:`~scrapy_webservice.site.WebServiceSite`
-has checked them before any resource runs.
+Authentication and request limits are not: the site
+(:class:`~scrapy_webservice.server.site.WebServiceSite`) has checked them
+before any resource runs.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
-from .encoding import dumps
-from .errors import HttpError, http_status
-from .public import WebServiceAPI, api, bound_api
+from ..rpc.encoding import dumps
+from ..rpc.errors import HttpError, http_status
+from .api import WebServiceAPI, api, bound_api
 from .settings import DEFAULTS
 
 if TYPE_CHECKING:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import adapter
+from ..adapter import internals as adapter
 
 __all__ = ["LAG_BUCKETS", "Stall", "StallWatchdog", "where"]
 

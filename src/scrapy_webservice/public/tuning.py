@@ -14,8 +14,9 @@ import copy
 import math
 from typing import TYPE_CHECKING, Any
 
-from . import adapter, jsonrpc
-from .errors import WebServiceAPIError
+from ..adapter import internals as adapter
+from ..rpc import jsonrpc
+from ..rpc.errors import WebServiceAPIError
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

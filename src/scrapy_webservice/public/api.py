@@ -21,18 +21,18 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from . import adapter
+from ..adapter import internals as adapter
+from ..server.security import Access
 from .crawls import Crawl
 from .logcontrol import level_number
 from .redaction import Redactor
-from .security import Access
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from twisted.web.server import Request
 
+    from ..server.service import Service
     from .events import Event, Subscriber
-    from .service import Service
     from .settings import WebServiceConfig
 
 __all__ = ["Access", "Crawl", "WebServiceAPI", "api"]
@@ -182,7 +182,7 @@ class WebServiceAPI:
 
     @property
     def version(self) -> str:
-        from . import __version__
+        from .. import __version__
 
         return __version__
 

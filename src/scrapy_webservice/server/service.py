@@ -1,7 +1,7 @@
 """The one web service of a process: its crawlers, its site, its port.
 
 A ``CrawlerProcess`` may run several crawlers; each gets its own
-:class:`~scrapy_webservice.extension.WebService` extension, and they all
+:class:`~scrapy_webservice.server.extension.WebService` extension, and they all
 share one :class:`Service`, so a single port and token show every crawl of
 the process. The service listens from the first ``engine_started`` to the
 last ``engine_stopped``.
@@ -18,17 +18,19 @@ from typing import TYPE_CHECKING, Any, cast
 from twisted.internet import error as twisted_error
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
-from . import adapter, consoles, metered
+from ..adapter import consoles
+from ..adapter import internals as adapter
+from ..public.api import WebServiceAPI, bind
+from ..public.crawls import CrawlRegistry
+from ..public.events import EventBus
+from ..public.logcontrol import LogControl
+from ..public.resource import RootResource
+from ..rpc.encoding import WebServiceJSONEncoder, dumps, strict_encoder
+from ..rpc.secret import Secret
+from . import metered
 from .budget import AddressLimits, ReactorBudget
-from .crawls import CrawlRegistry
-from .encoding import WebServiceJSONEncoder, dumps, strict_encoder
-from .events import EventBus
-from .logcontrol import LogControl
 from .plugins import Plugins
-from .public import WebServiceAPI, bind
 from .registry import RegistryError, build_resources
-from .resource import RootResource
-from .secret import Secret
 from .security import (
     TokenChecker,
     default_discovery_dir,
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
     from twisted.internet.interfaces import IListeningPort
 
-    from .settings import WebServiceConfig
+    from ..public.settings import WebServiceConfig
 
 __all__ = ["Service", "ServiceError", "current_service", "process_service"]
 
@@ -60,7 +62,7 @@ class Service:
     """Serves the resources of every running crawler of this process.
 
     It owns the lifecycle (listening, the discovery file, the log handler)
-    and the parts the :class:`~scrapy_webservice.public.WebServiceAPI`
+    and the parts the :class:`~scrapy_webservice.public.api.WebServiceAPI`
     shows to resources and plugins: the crawls, the event bus and the
     plugins.
     """

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .jsonrpc import JsonRpcError
-from .security import default_discovery_dir, read_discovery_files
+from ..rpc.jsonrpc import JsonRpcError
+from ..server.security import default_discovery_dir, read_discovery_files
 
 __all__ = [
     "AmbiguousService",

@@ -11,10 +11,10 @@ Three kinds of commands:
 ``--url`` (or ``--host``/``--port``) names the service outright, and
 ``--pid`` (or ``SCRAPY_WS_PID``) picks one of the discovered ones. Nothing
 here ever picks the newest of several silently: it raises
-:class:`~scrapy_webservice.client.AmbiguousService` instead.
+:class:`~scrapy_webservice.cli.client.AmbiguousService` instead.
 
 ``--prometheus URL`` makes the services those of a fleet, Prometheus's
-active targets (:mod:`scrapy_webservice.fleet`), with one token for all;
+active targets (:mod:`scrapy_webservice.cli.fleet`), with one token for all;
 the same rules then hold across machines, and a target that is down is
 shown as down.
 """
@@ -26,7 +26,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from . import jsonrpc
+from ..rpc import jsonrpc
+from ..rpc.errors import AMBIGUOUS
 from .client import (
     DEFAULT_TIMEOUT,
     AmbiguousService,
@@ -39,7 +40,6 @@ from .client import (
     find_services,
     no_service_found,
 )
-from .errors import AMBIGUOUS
 from .fleet import prometheus_from_options, read_token_option
 
 __all__ = ["FAN_OUT", "SpiderNotFound", "Targets", "explicit", "fan_out"]

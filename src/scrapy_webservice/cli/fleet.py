@@ -20,8 +20,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from ..rpc.secret import read_secret_file
 from .client import DEFAULT_TIMEOUT, WebServiceError
-from .secret import read_secret_file
 
 __all__ = [
     "ENV_PROMETHEUS",

@@ -19,8 +19,8 @@ from scrapy.utils.misc import build_from_crawler, load_object
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from .resource import JsonResource
-    from .settings import WebServiceConfig
+    from ..public.resource import JsonResource
+    from ..public.settings import WebServiceConfig
 
 __all__ = ["Layer", "RegistryError", "build_resources", "merge_layers", "resource_key"]
 

@@ -8,7 +8,7 @@ which are crawling now, and the monitor that samples each one's rates.
 
 Two crawlers of one process may run the same spider; each crawl then has
 its own id (``demo~1``, ``demo~2``) and a name that several crawls share
-is an :class:`~scrapy_webservice.errors.AmbiguousSpider` error that lists
+is an :class:`~scrapy_webservice.rpc.errors.AmbiguousSpider` error that lists
 their ids, never a silent choice.
 """
 
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
-from . import adapter
-from .errors import AmbiguousSpider, NoSuchSpider
+from ..adapter import internals as adapter
+from ..rpc.errors import AmbiguousSpider, NoSuchSpider
 from .monitor import CrawlMonitor
 from .tuning import DownloaderTuning
 

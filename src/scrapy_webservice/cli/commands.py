@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import jsonrpc
+from ..rpc import jsonrpc
+from ..rpc.errors import AMBIGUOUS
 from .client import (
     AmbiguousService,
     JsonRpcError,
@@ -25,7 +26,6 @@ from .client import (
     WebServiceError,
     describe_service,
 )
-from .errors import AMBIGUOUS
 from .fleet import ENV_PROMETHEUS, ENV_PROMETHEUS_PASSWORD
 from .targets import Targets, fan_out
 from .watch import annotated_rates, status_lines, watch
@@ -417,12 +417,12 @@ COMMANDS: dict[str, tuple[Command, Arguments]] = {
 
 
 def all_commands() -> dict[str, tuple[Command, Arguments]]:
-    """These commands and those of :mod:`.cli_jobs` (slots, tune, enqueue, mem, stalls, log, settings).
+    """These commands and those of :mod:`.jobs` (slots, tune, enqueue, mem, stalls, log, settings).
 
-    Imported when called: :mod:`.cli_jobs` imports this module, which must be
+    Imported when called: :mod:`.jobs` imports this module, which must be
     complete by then.
     """
-    from .cli_jobs import JOB_COMMANDS
+    from .jobs import JOB_COMMANDS
 
     return {**COMMANDS, **JOB_COMMANDS}
 
@@ -444,8 +444,8 @@ def list_plugins(as_json: bool, out: Any = None) -> int:
     """
     from scrapy.utils.project import get_project_settings
 
-    from .plugins import Plugins
-    from .settings import WebServiceConfig
+    from ..public.settings import WebServiceConfig
+    from ..server.plugins import Plugins
 
     out = out or sys.stdout
     settings = get_project_settings()
@@ -703,7 +703,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "plugins":
         return list_plugins(args.json)
     if args.command == "demo":
-        from .demo.run import run_demo
+        from ..demo.run import run_demo
 
         return run_demo(products=args.products, slow=args.slow, port=args.ws_port)
     if args.command == "completion":

@@ -16,8 +16,8 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
+from ..rpc.jsonrpc import METHOD_NOT_FOUND
 from .client import JsonRpcError, WebServiceClient, WebServiceError
-from .jsonrpc import METHOD_NOT_FOUND
 
 __all__ = [
     "COLUMNS",

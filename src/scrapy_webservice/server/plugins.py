@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from . import hookspecs
+from ..public import hookspecs
 from .registry import Layer, resource_key
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
-    from .settings import WebServiceConfig
+    from ..public.settings import WebServiceConfig
 
 __all__ = [
     "ENTRY_POINT_GROUP",

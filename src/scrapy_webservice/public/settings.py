@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .secret import Secret, read_secret_file
+from ..rpc.secret import Secret, read_secret_file
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

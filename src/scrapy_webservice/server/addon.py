@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import consoles
+from ..adapter import consoles
 from .extension import WebService
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """``WebService``: the Scrapy extension that ties a crawler to the service.
 
 Scrapy builds one extension per crawler; they share the process's
-:class:`~scrapy_webservice.service.Service`, which each extension joins on
+:class:`~scrapy_webservice.server.service.Service`, which each extension joins on
 ``engine_started`` and leaves on ``engine_stopped``.
 """
 
@@ -14,9 +14,9 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 
-from . import consoles
+from ..adapter import consoles
+from ..public.settings import WebServiceConfig, warn_unknown_settings
 from .service import Service, process_service
-from .settings import WebServiceConfig, warn_unknown_settings
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

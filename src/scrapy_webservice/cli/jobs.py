@@ -4,12 +4,12 @@ What people opened the telnet console of a crawl for (``est()``, assigning
 ``engine.downloader.slots[...].delay``, ``prefs()``, ``settings[...]``),
 over the typed resources ``crawler/downloader``, ``crawler/scheduler``,
 ``crawler/settings``, ``memory`` and ``log``. They follow the other
-commands' rules (see :mod:`.cli`): a spider name routes the command to the
+commands' rules (see :mod:`.commands`): a spider name routes the command to the
 service running it, ``--json`` prints one JSON document, and errors name
 the service asked.
 
-:mod:`.cli` registers :data:`JOB_COMMANDS` when it builds its parser; this
-module imports :mod:`.cli`, so :mod:`.cli` imports it only when called.
+:mod:`.commands` registers :data:`JOB_COMMANDS` when it builds its parser; this
+module imports :mod:`.commands`, so :mod:`.commands` imports it only when called.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from .cli import SPIDER, Arguments, Command, Output, UsageError
+from ..rpc.jsonrpc import INVALID_PARAMS
 from .client import JsonRpcError, ServerEvent, WebServiceClient
-from .jsonrpc import INVALID_PARAMS
+from .commands import SPIDER, Arguments, Command, Output, UsageError
 from .targets import Targets
 
 __all__ = ["JOB_COMMANDS", "LOG_LEVELS"]
