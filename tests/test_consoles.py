@@ -11,14 +11,14 @@ import logging
 
 import pytest
 from scrapy.settings import Settings, default_settings
+
+from scrapy_webservice import Addon
 from scrapy_webservice.adapter.consoles import (
     CONSOLES,
     log_still_off,
     switch_off,
     switched_off,
 )
-
-from scrapy_webservice import Addon
 
 from .conftest import free_port_holder
 from .processes import Crawl

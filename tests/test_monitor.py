@@ -14,9 +14,9 @@ import pytest
 from scrapy import Request
 from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
-from scrapy_webservice.adapter.internals import crawl_state, in_flight_requests
 from twisted.internet.task import Clock
 
+from scrapy_webservice.adapter.internals import crawl_state, in_flight_requests
 from scrapy_webservice.public.monitor import WINDOW, CrawlMonitor, Sample, per_minute
 from scrapy_webservice.public.settings import WebServiceConfig
 
