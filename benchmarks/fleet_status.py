@@ -120,7 +120,7 @@ def time_status(env: dict[str, str], count: int, runs: int) -> float:
 
 def time_fan_out(count: int, limit: int, runs: int) -> float:
     """The services' rates, ``limit`` at a time, as ``scrapy-ws status`` asks them."""
-    from scrapy_webservice.cli.client import WebServiceClient, find_services
+    from scrapy_webservice.cli import WebServiceClient, find_services
     from scrapy_webservice.cli.targets import fan_out
 
     clients = [WebServiceClient.from_discovery(info) for info in find_services()]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import scrapy_webservice
+import scrapy_webservice.cli
 from scrapy_webservice import Crawl, WebServiceAPI
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,7 +139,7 @@ def imports(tree: ast.AST) -> list[tuple[int, str, int]]:
 
 @pytest.mark.parametrize("path", python_files(*PLUGINS), ids=lambda p: str(p.relative_to(ROOT)))
 def test_plugins_import_only_the_public_api(path):
-    allowed = {"scrapy_webservice", "scrapy_webservice.cli.client"}
+    allowed = {"scrapy_webservice", "scrapy_webservice.cli"}
     wrong = [
         (line, module)
         for line, module, level in imports(ast.parse(path.read_text(encoding="utf-8")))
@@ -166,9 +167,11 @@ def test_every_export_resolves():
     assert sorted(scrapy_webservice.__all__) == sorted(
         ["__version__", *scrapy_webservice._EXPORTS]
     )
-    for name in scrapy_webservice._EXPORTS:
-        module = importlib.import_module(f"scrapy_webservice.{scrapy_webservice._EXPORTS[name]}")
-        assert getattr(scrapy_webservice, name) is getattr(module, name)
+    assert sorted(scrapy_webservice.cli.__all__) == sorted(scrapy_webservice.cli._EXPORTS)
+    for package in (scrapy_webservice, scrapy_webservice.cli):
+        for name, where in package._EXPORTS.items():
+            module = importlib.import_module(f"{package.__name__}.{where}")
+            assert getattr(package, name) is getattr(module, name)
 
 
 def public_members(cls: type) -> set[str]:
@@ -253,3 +256,156 @@ def test_docs_name_nothing_the_api_lacks():
         "downloader",
         "crawler",
     }
+
+
+# -- the layers: a plain import graph, no circle, each package importing only below ----------
+
+#: Each layer (a subpackage) and the layers it may import; nothing imports upwards.
+#: The package's top (``scrapy_webservice``'s exports, ``testing``, ``demo``, the
+#: deprecated old paths) stands above them all. docs/architecture.md, "The layers".
+LAYERS: dict[str, set[str]] = {
+    "rpc": set(),
+    "adapter": {"rpc"},
+    "public": {"rpc", "adapter"},
+    "resources": {"public", "rpc"},
+    "server": {"public", "rpc", "adapter"},
+    "cli": {"rpc"},
+}
+#: ``scrapy-ws plugins`` lists what a service would load, and ``scrapy-ws demo``
+#: runs a demo crawl: the two commands that run the service's own code in
+#: the command's process, each importing it inside the command.
+CLI_RUNS_THE_SERVICE = {
+    ("scrapy_webservice.cli.commands", "scrapy_webservice.server.plugins"),
+    ("scrapy_webservice.cli.commands", "scrapy_webservice.public.settings"),
+    ("scrapy_webservice.cli.commands", "scrapy_webservice.demo.run"),
+}
+
+
+#: Packages whose names load on first use, and the module (under each) defining each name.
+FACADES = {
+    "scrapy_webservice": scrapy_webservice._EXPORTS,
+    "scrapy_webservice.cli": scrapy_webservice.cli._EXPORTS,
+}
+
+
+def module_name(path: Path) -> tuple[str, bool]:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    package = parts[-1] == "__init__"
+    return ".".join(parts[:-1] if package else parts), package
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each core module and the core modules it imports, however and wherever.
+
+    Imports inside functions and under ``TYPE_CHECKING`` count: a plain
+    graph. ``from .. import Name`` of an export counts as an import of the
+    module that defines it (the top package loads it on first use), and
+    ``__version__`` as none.
+    """
+    modules = {module_name(path): path for path in python_files(SRC)}
+    names = {name for name, _ in modules}
+    graph: dict[str, set[str]] = {}
+    for (name, package), path in modules.items():
+        edges = graph.setdefault(name, set())
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    here = name.split(".") if package else name.split(".")[:-1]
+                    here = here[: len(here) - node.level + 1]
+                    base = ".".join([*here, *([node.module] if node.module else [])])
+                targets = []
+                for alias in node.names:
+                    if f"{base}.{alias.name}" in names:
+                        targets.append(f"{base}.{alias.name}")
+                    elif alias.name in FACADES.get(base, {}):
+                        targets.append(f"{base}.{FACADES[base][alias.name]}")
+                    elif not (base == "scrapy_webservice" and alias.name == "__version__"):
+                        targets.append(base)
+            else:
+                continue
+            edges |= {target for target in targets if target in names and target != name}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[1] in LAYERS else None
+
+
+def test_no_import_circle():
+    assert circles(import_graph()) == []
+
+
+def against_layers(graph: dict[str, set[str]]) -> list[str]:
+    """The imports that go up, or across to a layer not listed below."""
+    wrong = []
+    for module, targets in sorted(graph.items()):
+        layer = layer_of(module)
+        if layer is None:
+            continue  # the top: it may import anything
+        for target in sorted(targets):
+            below = layer_of(target)
+            if below == layer or (module, target) in CLI_RUNS_THE_SERVICE:
+                continue
+            if below is None or below not in LAYERS[layer]:
+                wrong.append(f"{module} -> {target}")
+    return wrong
+
+
+def test_each_layer_imports_only_the_layers_below():
+    wrong = against_layers(import_graph())
+    assert not wrong, "imports against the layers:\n" + "\n".join(wrong)
+
+
+def test_the_graph_checks_find_what_they_look_for():
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
+    up = {
+        "scrapy_webservice.public.api": {"scrapy_webservice.server.service"},
+        "scrapy_webservice.cli.client": {"scrapy_webservice.rpc.discovery"},
+        "scrapy_webservice.rpc.errors": {"scrapy_webservice.testing"},
+    }
+    assert against_layers(up) == [
+        "scrapy_webservice.public.api -> scrapy_webservice.server.service",
+        "scrapy_webservice.rpc.errors -> scrapy_webservice.testing",
+    ]
+    graph = import_graph()
+    # Relative, function-local and TYPE_CHECKING imports are all seen.
+    assert "scrapy_webservice.public.api" in graph["scrapy_webservice.server.service"]
+    assert "scrapy_webservice.public.rpc_resource" in graph["scrapy_webservice.resources.stats"]
+    assert "scrapy_webservice.demo.run" in graph["scrapy_webservice.cli.commands"]

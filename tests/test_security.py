@@ -12,15 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from scrapy_webservice.rpc.discovery import (
+    read_discovery_files,
+    remove_discovery_file,
+    write_discovery_file,
+)
+from scrapy_webservice.rpc.markers import Access
 from scrapy_webservice.server.security import (
-    Access,
     TokenChecker,
     generate_token,
     host_allowed,
     origin_allowed,
-    read_discovery_files,
-    remove_discovery_file,
-    write_discovery_file,
 )
 
 
@@ -102,7 +104,7 @@ def test_origin_rules():
 
 
 def test_discovery_dir_without_xdg_runtime_dir(monkeypatch, tmp_path):
-    from scrapy_webservice.server.security import default_discovery_dir
+    from scrapy_webservice.rpc.discovery import default_discovery_dir
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     assert default_discovery_dir() == tmp_path / "scrapy-webservice"
@@ -119,13 +121,13 @@ def test_runtime_dir_rule_is_ours_whatever_platformdirs_says(monkeypatch, tmp_pa
     """platformdirs 4.0 and 4.7+ fall back differently; our rule on Linux and BSD does not."""
     import platformdirs
 
-    from scrapy_webservice.server import security
-    from scrapy_webservice.server.security import platform_runtime_dir, unix_runtime_dir
+    from scrapy_webservice.rpc import discovery
+    from scrapy_webservice.rpc.discovery import platform_runtime_dir, unix_runtime_dir
 
     uid = os.getuid()
     temp = Path(tempfile.gettempdir(), f"runtime-{uid}")
     session = tmp_path / "run" / "user" / str(uid)
-    monkeypatch.setattr(security, "platform_runtime_dir", lambda platform, uid: str(session))
+    monkeypatch.setattr(discovery, "platform_runtime_dir", lambda platform, uid: str(session))
 
     private = tmp_path / "xdg"
     private.mkdir(mode=0o700)
@@ -158,7 +160,7 @@ def test_runtime_dir_rule_is_ours_whatever_platformdirs_says(monkeypatch, tmp_pa
 
     monkeypatch.setattr(platformdirs, "user_runtime_dir", not_asked)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(private))
-    assert security.default_discovery_dir() == private / "scrapy-webservice"
+    assert discovery.default_discovery_dir() == private / "scrapy-webservice"
 
     assert platform_runtime_dir("linux", 7) == "/run/user/7"
     assert platform_runtime_dir("freebsd14", 7) == "/var/run/user/7"

@@ -1,7 +1,7 @@
 """scrapy-webservice: watch and steer running Scrapy crawls over HTTP.
 
 Everything a resource or a plugin may use is exported here (plus
-``scrapy_webservice.cli.client`` for command-line plugins). Names load on
+``scrapy_webservice.cli`` for command-line plugins). Names load on
 first use, so that ``import scrapy_webservice`` (done by every pytest
 session that has the package installed, through its pytest plugin) costs
 almost nothing.
@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 #: Each public name, and the module that defines it.
 _EXPORTS: dict[str, str] = {
-    "Access": "server.security",
+    "Access": "rpc.markers",
     "Addon": "server.addon",
     "AmbiguousSpider": "rpc.errors",
     "CLOSE_REASON": "public.crawls",
@@ -87,8 +87,7 @@ if TYPE_CHECKING:
     from .public.rpc_resource import JsonRpcResource
     from .rpc.errors import AmbiguousSpider, HttpError, NoSuchSpider, WebServiceAPIError
     from .rpc.jsonrpc import JsonRpcError
-    from .rpc.markers import control, data, readonly
+    from .rpc.markers import Access, control, data, readonly
     from .rpc.secret import Secret
     from .server.addon import Addon
     from .server.extension import WebService
-    from .server.security import Access

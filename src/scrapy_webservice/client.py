@@ -1,4 +1,4 @@
-"""Deprecated: this module moved to :mod:`scrapy_webservice.cli.client`."""
+"""Deprecated: this module moved to :mod:`scrapy_webservice.cli` (the client's names)."""
 
 from .moved import moved
 

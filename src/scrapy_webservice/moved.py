@@ -15,7 +15,7 @@ from typing import Any
 
 #: Old module (documented in the flat layout) -> where it lives now.
 MOVED = {
-    "scrapy_webservice.client": "scrapy_webservice.cli.client",
+    "scrapy_webservice.client": "scrapy_webservice.cli",
     "scrapy_webservice.extension": "scrapy_webservice.server.extension",
     "scrapy_webservice.hookspecs": "scrapy_webservice.public.hookspecs",
     "scrapy_webservice.jsonrpc": "scrapy_webservice.rpc.jsonrpc",

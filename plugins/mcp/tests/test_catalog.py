@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 import pytest
-from scrapy_webservice.cli.client import JsonRpcError, WebServiceClient, WebServiceError
+from scrapy_webservice.cli import JsonRpcError, WebServiceClient, WebServiceError
 
 from scrapy_webservice_mcp.catalog import Catalog, RpcMethod, discover_catalog, tool_name
 from scrapy_webservice_mcp.server import McpBridge, build_tools

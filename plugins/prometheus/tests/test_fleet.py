@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scrapy_webservice.cli.client import WebServiceClient
+from scrapy_webservice.cli import WebServiceClient
 from scrapy_webservice.testing import WatchedProcess
 from test_prometheus_server import api, prometheus_binary, running_prometheus, wait_for  # noqa: F401
 

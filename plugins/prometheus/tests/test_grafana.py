@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from scrapy_webservice.cli.client import WebServiceClient
+from scrapy_webservice.cli import WebServiceClient
 from scrapy_webservice.server.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD
 from scrapy_webservice.testing import CrawlWithService
 from test_prometheus_server import INSTALL, TOKEN, api, free_port, running_prometheus, wait_for

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ..rpc.discovery import default_discovery_dir, read_discovery_files
 from ..rpc.jsonrpc import JsonRpcError
-from ..server.security import default_discovery_dir, read_discovery_files
+from ..rpc.secret import read_secret_file
 
 __all__ = [
     "AmbiguousService",
@@ -39,10 +40,10 @@ __all__ = [
     "default_discovery_dir",
     "describe_service",
     "find_services",
-    "fleet_from_options",
     "get_json",
     "iter_events",
     "jsonrpc_client_call",
+    "read_token_option",
 ]
 
 DEFAULT_TIMEOUT = 10.0
@@ -317,22 +318,6 @@ def find_services(directory: Path | None = None) -> list[dict[str, Any]]:
     return read_discovery_files(directory or default_discovery_dir())
 
 
-def fleet_from_options(options: argparse.Namespace) -> list[dict[str, Any]] | None:
-    """The fleet's services, when ``scrapy-ws``'s global options name a Prometheus.
-
-    ``--prometheus URL`` (or ``SCRAPY_WS_PROMETHEUS``), with the fleet token
-    of ``--token``/``--token-file``: one record per active target, like a
-    discovery file's (``url``, ``token``) plus ``instance``, ``job``,
-    ``health`` (``up``/``down``) and ``error``; down ones included. ``None``
-    without a Prometheus (use :func:`find_services` then), or when the
-    options name one service outright (``--url``).
-    """
-    from .targets import Targets
-
-    targets = Targets(options)
-    return None if targets.prometheus is None else targets.fleet()
-
-
 def no_service_found(directory: Path | None = None, pid: int | None = None) -> ServiceNotFound:
     """The error for an empty discovery directory (or no service of ``pid`` there)."""
     where = directory or default_discovery_dir()
@@ -480,6 +465,14 @@ class WebServiceClient:
         )
 
 
+def read_token_option(option: str, path: str) -> str:
+    """The token of a ``--token-file``-like option, by the service's own rules for its files."""
+    try:
+        return read_secret_file(option, path).reveal()
+    except ValueError as exc:
+        raise WebServiceError(str(exc)) from None
+
+
 def client_from_options(options: argparse.Namespace) -> WebServiceClient:
     """The client that ``scrapy-ws``'s global options name, for command-line plugins.
 
@@ -494,8 +487,6 @@ def client_from_options(options: argparse.Namespace) -> WebServiceClient:
     token = getattr(options, "token", None)
     token_file = getattr(options, "token_file", None)
     if token_file and not token:
-        from .fleet import read_token_option
-
         token = read_token_option("--token-file", token_file)
     timeout = getattr(options, "timeout", None) or DEFAULT_TIMEOUT
     if url or host or port:

@@ -26,7 +26,9 @@ from .client import (
     WebServiceError,
     describe_service,
 )
+from .command import SPIDER, Arguments, Command, CommandFailed, Output, UsageError
 from .fleet import ENV_PROMETHEUS, ENV_PROMETHEUS_PASSWORD
+from .jobs import JOB_COMMANDS
 from .targets import Targets, fan_out
 from .watch import annotated_rates, status_lines, watch
 
@@ -91,54 +93,6 @@ exit codes:
 environment: SCRAPY_WS_URL, SCRAPY_WS_TOKEN and SCRAPY_WS_PID stand for
 --url, --token and --pid.
 """
-
-
-class Output:
-    """Prints either for people (the seed's formats) or as JSON for scripts."""
-
-    def __init__(self, as_json: bool, stream: Any = None) -> None:
-        self.as_json = as_json
-        self.stream = stream or sys.stdout
-
-    def lines(self, values: Sequence[Any]) -> None:
-        if self.as_json:
-            self.json(list(values))
-            return
-        for value in values:
-            print(value, file=self.stream)
-
-    def table(self, mapping: dict[str, Any]) -> None:
-        if self.as_json:
-            self.json(mapping)
-            return
-        for name, value in mapping.items():
-            print(f"{name:<40} {value}", file=self.stream)
-
-    def json(self, value: Any) -> None:
-        print(json.dumps(value, indent=2, sort_keys=True), file=self.stream)
-
-    def raw(self, body: bytes) -> None:
-        """A body that is not JSON (CSV, metrics), byte for byte."""
-        self.stream.flush()
-        buffer = getattr(self.stream, "buffer", None)
-        if buffer is None:
-            self.stream.write(body.decode("utf-8", "replace"))
-        else:
-            buffer.write(body)
-            buffer.flush()
-
-    def result(self, value: Any, text: str) -> None:
-        """``value`` as JSON for scripts, ``text`` for people."""
-        if self.as_json:
-            self.json(value)
-        else:
-            print(text, file=self.stream)
-
-
-Command = Callable[[Targets, argparse.Namespace, "Output"], "int | None"]
-#: How a command's arguments are declared: ``(flags, add_argument keywords)``.
-Arguments = list[tuple[tuple[str, ...], dict[str, Any]]]
-SPIDER: Arguments = [(("spider",), {"help": "name (or crawl id) of a running spider"})]
 
 
 def cmd_stop(targets: Targets, args: argparse.Namespace, out: Output) -> None:
@@ -417,22 +371,8 @@ COMMANDS: dict[str, tuple[Command, Arguments]] = {
 
 
 def all_commands() -> dict[str, tuple[Command, Arguments]]:
-    """These commands and those of :mod:`.jobs` (slots, tune, enqueue, mem, stalls, log, settings).
-
-    Imported when called: :mod:`.jobs` imports this module, which must be
-    complete by then.
-    """
-    from .jobs import JOB_COMMANDS
-
+    """These commands and the telnet jobs of :mod:`.jobs` (slots, tune, enqueue, mem, log ...)."""
     return {**COMMANDS, **JOB_COMMANDS}
-
-
-class UsageError(Exception):
-    """A command line that parses but makes no sense (exit code 2)."""
-
-
-class CommandFailed(Exception):
-    """The service answered, but the command did not get what it asked for (exit code 1)."""
 
 
 def list_plugins(as_json: bool, out: Any = None) -> int:

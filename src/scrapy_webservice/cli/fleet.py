@@ -20,15 +20,13 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from ..rpc.secret import read_secret_file
-from .client import DEFAULT_TIMEOUT, WebServiceError
+from .client import DEFAULT_TIMEOUT, WebServiceError, read_token_option
 
 __all__ = [
     "ENV_PROMETHEUS",
     "ENV_PROMETHEUS_PASSWORD",
     "METRICS_PATH",
     "Prometheus",
-    "read_token_option",
 ]
 
 #: ``--prometheus``'s environment variable.
@@ -37,14 +35,6 @@ ENV_PROMETHEUS = "SCRAPY_WS_PROMETHEUS"
 ENV_PROMETHEUS_PASSWORD = "SCRAPY_WS_PROMETHEUS_PASSWORD"  # noqa: S105 (a variable name)
 #: Where the Prometheus plugin serves the metrics, under a service's URL.
 METRICS_PATH = "metrics"
-
-
-def read_token_option(option: str, path: str) -> str:
-    """The token of a ``--token-file``-like option, by the service's own rules for its files."""
-    try:
-        return read_secret_file(option, path).reveal()
-    except ValueError as exc:
-        raise WebServiceError(str(exc)) from None
 
 
 @dataclass

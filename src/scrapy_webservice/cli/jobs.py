@@ -24,7 +24,7 @@ from typing import Any
 
 from ..rpc.jsonrpc import INVALID_PARAMS
 from .client import JsonRpcError, ServerEvent, WebServiceClient
-from .commands import SPIDER, Arguments, Command, Output, UsageError
+from .command import SPIDER, Arguments, Command, Output, UsageError
 from .targets import Targets
 
 __all__ = ["JOB_COMMANDS", "LOG_LEVELS"]

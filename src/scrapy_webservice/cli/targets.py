@@ -39,10 +39,11 @@ from .client import (
     describe_service,
     find_services,
     no_service_found,
+    read_token_option,
 )
-from .fleet import prometheus_from_options, read_token_option
+from .fleet import prometheus_from_options
 
-__all__ = ["FAN_OUT", "SpiderNotFound", "Targets", "explicit", "fan_out"]
+__all__ = ["FAN_OUT", "SpiderNotFound", "Targets", "explicit", "fan_out", "fleet_from_options"]
 
 
 #: Services asked at once by a command that asks several (``status``, finding a spider):
@@ -218,3 +219,17 @@ class Targets:
             return ", ".join(client.get("crawler/engine/open_spiders")) or "no spider running"
         except WebServiceError as exc:
             return f"not answering: {exc.message}"
+
+
+def fleet_from_options(options: argparse.Namespace) -> list[dict[str, Any]] | None:
+    """The fleet's services, when ``scrapy-ws``'s global options name a Prometheus.
+
+    ``--prometheus URL`` (or ``SCRAPY_WS_PROMETHEUS``), with the fleet token
+    of ``--token``/``--token-file``: one record per active target, like a
+    discovery file's (``url``, ``token``) plus ``instance``, ``job``,
+    ``health`` (``up``/``down``) and ``error``; down ones included. ``None``
+    without a Prometheus (use :func:`find_services` then), or when the
+    options name one service outright (``--url``).
+    """
+    targets = Targets(options)
+    return None if targets.prometheus is None else targets.fleet()

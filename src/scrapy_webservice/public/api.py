@@ -19,10 +19,10 @@ import os
 import time
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ..adapter import internals as adapter
-from ..server.security import Access
+from ..rpc.markers import Access
 from .crawls import Crawl
 from .logcontrol import level_number
 from .redaction import Redactor
@@ -31,11 +31,65 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from twisted.web.server import Request
 
-    from ..server.service import Service
-    from .events import Event, Subscriber
+    from ..rpc.secret import Secret
+    from .crawls import CrawlRegistry
+    from .events import Event, EventBus, Subscriber
+    from .logcontrol import LogControl
     from .settings import WebServiceConfig
 
-__all__ = ["Access", "Crawl", "WebServiceAPI", "api"]
+__all__ = ["Access", "Crawl", "ServiceState", "WebServiceAPI", "api"]
+
+
+class PluginListing(Protocol):
+    def listing(self) -> dict[str, list[dict[str, Any]]]: ...
+
+
+class ServiceState(Protocol):
+    """What the API reads of the service that made it (``server.service.Service``).
+
+    The API is a layer below the server: it knows the service by this shape
+    only (read-only), so nothing here imports the server, and a test can
+    hand the API any object of this shape.
+    """
+
+    @property
+    def config(self) -> WebServiceConfig: ...
+
+    @property
+    def token(self) -> Secret | None: ...
+
+    @property
+    def events(self) -> EventBus: ...
+
+    @property
+    def crawls(self) -> CrawlRegistry: ...
+
+    @property
+    def log(self) -> LogControl: ...
+
+    @property
+    def plugins(self) -> PluginListing: ...
+
+    @property
+    def mounted(self) -> list[str]: ...
+
+    @property
+    def settings_crawler(self) -> Crawler | None: ...
+
+    @property
+    def started_at(self) -> float | None: ...
+
+    @property
+    def lingering(self) -> bool: ...
+
+    @property
+    def url(self) -> str | None: ...
+
+    def load(self) -> dict[str, Any]: ...
+
+    def stalls(self, limit: int = 20) -> dict[str, Any]: ...
+
+    def dumps(self, obj: Any) -> str: ...
 
 
 class WebServiceAPI:
@@ -48,7 +102,7 @@ class WebServiceAPI:
     the right HTTP status and JSON-RPC code.
     """
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: ServiceState) -> None:
         self._service = service
         self._config: WebServiceConfig | None = None
         self._redactor: Redactor | None = None

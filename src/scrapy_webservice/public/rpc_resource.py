@@ -28,9 +28,8 @@ from twisted.internet.defer import Deferred
 from ..rpc import jsonrpc
 from ..rpc.encoding import dumps
 from ..rpc.errors import HttpError, rpc_error
-from ..rpc.markers import is_data, readonly_mark
+from ..rpc.markers import Access, is_data, readonly_mark
 from ..rpc.secret import Secret
-from ..server.security import Access
 from .resource import JsonResource, RawJson, write_error
 from .settings import DEFAULTS
 

@@ -8,15 +8,24 @@ only attributes declared with ``@data`` (or named in a resource's
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["control", "data", "is_data", "readonly", "readonly_mark"]
+__all__ = ["Access", "control", "data", "is_data", "readonly", "readonly_mark"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _READONLY = "__webservice_readonly__"
 _DATA = "__webservice_data__"
+
+
+class Access(enum.IntEnum):
+    """What a request may do, from its token."""
+
+    NONE = 0
+    READ = 1  #: read resources and call read-only methods
+    CONTROL = 2  #: everything
 
 
 def readonly(func: F) -> F:

@@ -25,19 +25,14 @@ from ..public.crawls import CrawlRegistry
 from ..public.events import EventBus
 from ..public.logcontrol import LogControl
 from ..public.resource import RootResource
+from ..rpc.discovery import default_discovery_dir, remove_discovery_file, write_discovery_file
 from ..rpc.encoding import WebServiceJSONEncoder, dumps, strict_encoder
 from ..rpc.secret import Secret
 from . import metered
 from .budget import AddressLimits, ReactorBudget
 from .plugins import Plugins
 from .registry import RegistryError, build_resources
-from .security import (
-    TokenChecker,
-    default_discovery_dir,
-    generate_token,
-    remove_discovery_file,
-    write_discovery_file,
-)
+from .security import TokenChecker, generate_token
 from .site import WebServiceSite
 from .stalls import Stall, StallWatchdog
 

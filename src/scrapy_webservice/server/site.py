@@ -34,9 +34,9 @@ from twisted.web.server import Request, Site
 from ..adapter import internals as adapter
 from ..public.resource import ErrorResource, JsonResource, error_body, write_error
 from ..public.rpc_resource import JsonRpcResource
+from ..rpc.markers import Access
 from .budget import client_key
 from .security import (
-    Access,
     TokenChecker,
     host_allowed,
     host_field_problem,

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from scrapy_webservice.cli.client import JsonRpcError, WebServiceClient, WebServiceError
+from scrapy_webservice.cli import JsonRpcError, WebServiceClient, WebServiceError
 
 __all__ = [
     "Catalog",

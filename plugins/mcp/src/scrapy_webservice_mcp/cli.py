@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from scrapy_webservice.cli.client import client_from_options, fleet_from_options
+from scrapy_webservice.cli import client_from_options, fleet_from_options
 
 from .services import ServiceSet, discovery_dirs
 

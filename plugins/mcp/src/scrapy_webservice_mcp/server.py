@@ -34,7 +34,7 @@ from mcp import types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.shared.exceptions import MCPError
-from scrapy_webservice.cli.client import JsonRpcError, WebServiceError
+from scrapy_webservice.cli import JsonRpcError, WebServiceError
 
 from . import __version__
 from .catalog import RpcMethod, tool_name

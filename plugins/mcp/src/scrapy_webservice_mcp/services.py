@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scrapy_webservice.cli.client import WebServiceClient, default_discovery_dir, find_services
+from scrapy_webservice.cli import WebServiceClient, default_discovery_dir, find_services
 
 from .catalog import Catalog, DiscoveryError, discover_catalog
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scrapy_webservice.cli.client import find_services
+from scrapy_webservice.cli import find_services
 
 __all__ = ["main", "targets", "write_targets"]
 
