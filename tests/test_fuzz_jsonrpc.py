@@ -14,8 +14,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scrapy_webservice.rpc import jsonrpc
-from scrapy_webservice.rpc.jsonrpc import Method
+from scrapy_webservice.rpc import dispatch as jsonrpc
+from scrapy_webservice.rpc.dispatch import Method
 
 from .test_jsonrpc import run
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from scrapy_webservice.rpc import jsonrpc
-from scrapy_webservice.rpc.jsonrpc import JsonRpcError, Method
+from scrapy_webservice.rpc import dispatch as jsonrpc
+from scrapy_webservice.rpc.dispatch import JsonRpcError, Method
 
 
 def subtract(minuend: int, subtrahend: int) -> int:

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator, Draft202012Validator, ValidationError, validators
 
-from scrapy_webservice.rpc import jsonrpc
-from scrapy_webservice.rpc.jsonrpc import Dispatcher, JsonRpcError, Method
+from scrapy_webservice.rpc import dispatch as jsonrpc
+from scrapy_webservice.rpc.dispatch import Dispatcher, JsonRpcError, Method
 
 from .test_jsonrpc import run
 

@@ -1,4 +1,4 @@
-"""Deprecated: this module moved to :mod:`scrapy_webservice.rpc.jsonrpc`."""
+"""Deprecated: this module moved to :mod:`scrapy_webservice.rpc.dispatch`."""
 
 from .moved import moved
 

@@ -18,7 +18,7 @@ MOVED = {
     "scrapy_webservice.client": "scrapy_webservice.cli",
     "scrapy_webservice.extension": "scrapy_webservice.server.extension",
     "scrapy_webservice.hookspecs": "scrapy_webservice.public.hookspecs",
-    "scrapy_webservice.jsonrpc": "scrapy_webservice.rpc.jsonrpc",
+    "scrapy_webservice.jsonrpc": "scrapy_webservice.rpc.dispatch",
     "scrapy_webservice.resource": "scrapy_webservice.public.resource",
     "scrapy_webservice.settings": "scrapy_webservice.public.settings",
 }

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
-from ..rpc import jsonrpc
+from ..rpc import dispatch as jsonrpc
 from ..rpc.encoding import dumps
 from ..rpc.errors import HttpError, rpc_error
 from ..rpc.markers import Access, is_data, readonly_mark

@@ -8,7 +8,7 @@ alike.
 
 from __future__ import annotations
 
-from . import jsonrpc
+from . import dispatch as jsonrpc
 
 __all__ = [
     "AMBIGUOUS",
