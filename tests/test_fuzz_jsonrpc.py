@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scrapy_webservice.rpc import dispatch as jsonrpc
+from scrapy_webservice.rpc import messages
 from scrapy_webservice.rpc.dispatch import Method
 
 from .test_jsonrpc import run
@@ -46,12 +47,12 @@ METHODS = {
     "stop": Method("stop", stop, readonly=False),
 }
 CODES = {
-    jsonrpc.PARSE_ERROR,
-    jsonrpc.INVALID_REQUEST,
-    jsonrpc.METHOD_NOT_FOUND,
-    jsonrpc.INVALID_PARAMS,
-    jsonrpc.INTERNAL_ERROR,
-    jsonrpc.FORBIDDEN,
+    messages.PARSE_ERROR,
+    messages.INVALID_REQUEST,
+    messages.METHOD_NOT_FOUND,
+    messages.INVALID_PARAMS,
+    messages.INTERNAL_ERROR,
+    messages.FORBIDDEN,
 }
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -131,4 +132,4 @@ def test_valid_calls_get_their_result_or_invalid_params(a, b):
     if isinstance(b, int):
         assert answer["result"] == a + b
     else:
-        assert answer["error"]["code"] == jsonrpc.INVALID_PARAMS
+        assert answer["error"]["code"] == messages.INVALID_PARAMS

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from scrapy_webservice.rpc import dispatch as jsonrpc
-from scrapy_webservice.rpc.dispatch import JsonRpcError, Method
+from scrapy_webservice.rpc import messages
+from scrapy_webservice.rpc.dispatch import Method
+from scrapy_webservice.rpc.messages import JsonRpcError
 
 
 def subtract(minuend: int, subtrahend: int) -> int:
@@ -232,7 +234,7 @@ def test_null_id_is_a_call_not_a_notification():
 
 def test_application_error_keeps_its_code_and_data():
     def lookup(name: str) -> None:
-        raise JsonRpcError(jsonrpc.NOT_FOUND, f"No spider {name}", {"name": name})
+        raise JsonRpcError(messages.NOT_FOUND, f"No spider {name}", {"name": name})
 
     answer = call(
         '{"jsonrpc": "2.0", "method": "lookup", "params": ["x"], "id": 1}',
@@ -287,7 +289,7 @@ def test_control_methods_need_control_access_and_are_audited():
     audited = []
     body = '{"jsonrpc": "2.0", "method": "update", "params": [1], "id": 1}'
     denied = call(body, allow_control=False, audit=lambda m, p: audited.append(m.name))
-    assert denied["error"]["code"] == jsonrpc.FORBIDDEN
+    assert denied["error"]["code"] == messages.FORBIDDEN
     assert audited == []
     allowed = call(body, audit=lambda m, p: audited.append((m.name, p)))
     assert allowed["result"] is None
@@ -361,7 +363,7 @@ def test_read_only_caller_gets_forbidden_before_params_are_checked():
         {"subtract_control": Method("subtract_control", subtract)},
         allow_control=False,
     )
-    assert answer["error"]["code"] == jsonrpc.FORBIDDEN
+    assert answer["error"]["code"] == messages.FORBIDDEN
 
 
 def test_a_failing_method_lookup_fails_only_its_own_call():

@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from jsonschema import Draft7Validator, Draft202012Validator, ValidationError, validators
 
 from scrapy_webservice.rpc import dispatch as jsonrpc
-from scrapy_webservice.rpc.dispatch import Dispatcher, JsonRpcError, Method
+from scrapy_webservice.rpc import messages
+from scrapy_webservice.rpc.dispatch import Dispatcher, Method
+from scrapy_webservice.rpc.messages import JsonRpcError
 
 from .test_jsonrpc import run
 
@@ -52,7 +54,7 @@ def invalid_params(func: Any, params: Any) -> str:
         called.append(True)
 
     answer = answer_of(Dispatcher([Method("m", spy)]), request("m", params))
-    assert answer["error"]["code"] == jsonrpc.INVALID_PARAMS, answer
+    assert answer["error"]["code"] == messages.INVALID_PARAMS, answer
     assert called == []
     return answer["error"]["message"]
 
@@ -352,7 +354,7 @@ def test_a_batch_runs_in_order_when_one_call_has_to_be_awaited():
     assert [(a["id"], a.get("result"), a.get("error", {}).get("code")) for a in answers] == [
         (1, "a", None),
         (2, "B", None),
-        (4, None, jsonrpc.INVALID_PARAMS),
+        (4, None, messages.INVALID_PARAMS),
         (5, "d", None),
     ]
 
@@ -373,7 +375,7 @@ class NoSuchThing(LookupError):
 
 def map_no_such_thing(exc: Exception) -> JsonRpcError | None:
     if isinstance(exc, NoSuchThing):
-        return JsonRpcError(jsonrpc.NOT_FOUND, f"No such thing: {exc.args[0]}")
+        return JsonRpcError(messages.NOT_FOUND, f"No such thing: {exc.args[0]}")
     return None
 
 
@@ -388,7 +390,7 @@ def test_map_error_turns_domain_errors_into_json_rpc_errors(caplog):
         raise ValueError("secret internals")
 
     def already(name: str) -> None:
-        raise JsonRpcError(jsonrpc.SERVER_ERROR, "kept as raised")
+        raise JsonRpcError(messages.SERVER_ERROR, "kept as raised")
 
     dispatcher = Dispatcher(
         [
@@ -400,7 +402,7 @@ def test_map_error_turns_domain_errors_into_json_rpc_errors(caplog):
     )
     for name in ("find", "find_later"):
         answer = answer_of(dispatcher, request(name, ["x"]), map_error=map_no_such_thing)
-        assert answer["error"] == {"code": jsonrpc.NOT_FOUND, "message": "No such thing: x"}
+        assert answer["error"] == {"code": messages.NOT_FOUND, "message": "No such thing: x"}
     unmapped = answer_of(dispatcher, request("broken"), map_error=map_no_such_thing)
     assert unmapped["error"] == {"code": -32603, "message": "Internal error: ValueError"}
     assert "secret internals" in caplog.text
@@ -410,14 +412,14 @@ def test_map_error_turns_domain_errors_into_json_rpc_errors(caplog):
         seen.append(exc)
 
     kept = answer_of(dispatcher, request("already", ["x"]), map_error=record)
-    assert kept["error"] == {"code": jsonrpc.SERVER_ERROR, "message": "kept as raised"}
+    assert kept["error"] == {"code": messages.SERVER_ERROR, "message": "kept as raised"}
     assert seen == []  # a JsonRpcError needs no mapping
 
     def failing_map(exc: Exception) -> None:
         raise RuntimeError("the mapper broke")
 
     answer = answer_of(dispatcher, request("find", ["x"]), map_error=failing_map)
-    assert answer["error"]["code"] == jsonrpc.INTERNAL_ERROR
+    assert answer["error"]["code"] == messages.INTERNAL_ERROR
     assert answer["error"]["message"] == "Internal error: NoSuchThing"
 
 
@@ -427,13 +429,13 @@ def test_validate():
     dispatcher.validate(dispatcher.methods["total"], (), {"values": []})
     with pytest.raises(JsonRpcError) as excinfo:
         dispatcher.validate("total", [["a"]])
-    assert excinfo.value.code == jsonrpc.INVALID_PARAMS
+    assert excinfo.value.code == messages.INVALID_PARAMS
     assert excinfo.value.message == "Invalid params: 'values'[0] must be an integer, got a string"
     with pytest.raises(JsonRpcError, match="missing a required argument: 'values'"):
         dispatcher.validate("total")
     with pytest.raises(JsonRpcError) as excinfo:
         dispatcher.validate("nope", [])
-    assert excinfo.value.code == jsonrpc.METHOD_NOT_FOUND
+    assert excinfo.value.code == messages.METHOD_NOT_FOUND
     dispatcher.validate("rpc.discover")
 
 
@@ -463,7 +465,7 @@ def test_a_mapping_is_looked_up_by_name_not_listed():
 
     dispatcher = Dispatcher(Lazy())
     assert answer_of(dispatcher, request("total", [[1]]))["result"] == 1
-    assert answer_of(dispatcher, request("other"))["error"]["code"] == jsonrpc.METHOD_NOT_FOUND
+    assert answer_of(dispatcher, request("other"))["error"]["code"] == messages.METHOD_NOT_FOUND
 
 
 def test_signatures_are_compiled_once_per_function(monkeypatch):
@@ -480,7 +482,7 @@ def test_signatures_are_compiled_once_per_function(monkeypatch):
     # A new target, as a resource makes for each request: new bound methods.
     fresh = Dispatcher(table(Target()))
     assert answer_of(fresh, request("ping", ["x"]))["result"] == "x"
-    assert answer_of(fresh, request("ping", [1]))["error"]["code"] == jsonrpc.INVALID_PARAMS
+    assert answer_of(fresh, request("ping", [1]))["error"]["code"] == messages.INVALID_PARAMS
     assert calls == []
 
 
@@ -498,10 +500,10 @@ def test_a_failing_audit_stops_the_call():
 
 def test_an_error_whose_data_is_not_json_is_still_answered():
     def odd() -> None:
-        raise JsonRpcError(jsonrpc.SERVER_ERROR, "odd", data=object())
+        raise JsonRpcError(messages.SERVER_ERROR, "odd", data=object())
 
     answer = answer_of(Dispatcher([Method("odd", odd)]), request("odd"))
-    assert answer["error"]["code"] == jsonrpc.INTERNAL_ERROR
+    assert answer["error"]["code"] == messages.INTERNAL_ERROR
     assert answer["id"] == 1
 
 
@@ -631,7 +633,7 @@ def accepts(dispatcher: Dispatcher, value: Any) -> bool:
         error = exc
     else:
         return True
-    assert error.code == jsonrpc.INVALID_PARAMS
+    assert error.code == messages.INVALID_PARAMS
     assert error.message.startswith("Invalid params: 'value'")
     return False
 
@@ -730,7 +732,7 @@ def test_a_bound_methods_self_is_no_keyword():
     answer = json.loads(
         dispatcher.handle(b'{"jsonrpc":"2.0","method":"echo","params":{"self":1},"id":1}')
     )
-    assert answer["error"]["code"] == jsonrpc.INVALID_PARAMS
+    assert answer["error"]["code"] == messages.INVALID_PARAMS
     assert "'self'" in answer["error"]["message"]
     ok = json.loads(
         dispatcher.handle(b'{"jsonrpc":"2.0","method":"echo","params":{"a":1},"id":2}')

@@ -24,7 +24,7 @@ _EXPORTS: dict[str, str] = {
     "Event": "public.events",
     "HttpError": "rpc.errors",
     "JsonResource": "public.resource",
-    "JsonRpcError": "rpc.dispatch",
+    "JsonRpcError": "rpc.messages",
     "JsonRpcResource": "public.rpc_resource",
     "NoSuchSpider": "rpc.errors",
     "RawBody": "public.resource",
@@ -85,9 +85,9 @@ if TYPE_CHECKING:
     from .public.hookspecs import hookimpl
     from .public.resource import JsonResource, RawBody
     from .public.rpc_resource import JsonRpcResource
-    from .rpc.dispatch import JsonRpcError
     from .rpc.errors import AmbiguousSpider, HttpError, NoSuchSpider, WebServiceAPIError
     from .rpc.markers import Access, control, data, readonly
+    from .rpc.messages import JsonRpcError
     from .rpc.secret import Secret
     from .server.addon import Addon
     from .server.extension import WebService

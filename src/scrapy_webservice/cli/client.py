@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..rpc.discovery import default_discovery_dir, read_discovery_files
-from ..rpc.dispatch import JsonRpcError
+from ..rpc.messages import JsonRpcError
 from ..rpc.secret import read_secret_file
 
 __all__ = [

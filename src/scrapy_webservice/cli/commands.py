@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..rpc import dispatch as jsonrpc
+from ..rpc import messages as jsonrpc
 from ..rpc.errors import AMBIGUOUS
 from .client import (
     AmbiguousService,

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from ..rpc.dispatch import INVALID_PARAMS
+from ..rpc.messages import INVALID_PARAMS
 from .client import JsonRpcError, ServerEvent, WebServiceClient
 from .command import SPIDER, Arguments, Command, Output, UsageError
 from .targets import Targets

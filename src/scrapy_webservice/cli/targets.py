@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ..rpc import dispatch as jsonrpc
+from ..rpc import messages as jsonrpc
 from ..rpc.errors import AMBIGUOUS
 from .client import (
     DEFAULT_TIMEOUT,

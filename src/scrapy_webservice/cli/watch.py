@@ -16,7 +16,7 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
-from ..rpc.dispatch import METHOD_NOT_FOUND
+from ..rpc.messages import METHOD_NOT_FOUND
 from .client import JsonRpcError, WebServiceClient, WebServiceError
 
 __all__ = [

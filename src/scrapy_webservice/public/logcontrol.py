@@ -16,7 +16,7 @@ from typing import Any
 
 from scrapy.utils.log import get_scrapy_root_handler
 
-from ..rpc import dispatch as jsonrpc
+from ..rpc import messages as jsonrpc
 from ..rpc.errors import WebServiceAPIError
 from .events import EventBus, LogEventHandler
 

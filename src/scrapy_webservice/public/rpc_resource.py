@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
-from ..rpc import dispatch as jsonrpc
+from ..rpc.dispatch import Dispatcher, Method
 from ..rpc.encoding import dumps
 from ..rpc.errors import HttpError, rpc_error
 from ..rpc.markers import Access, is_data, readonly_mark
@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 audit_logger = logging.getLogger("scrapy_webservice.audit")
 
 
-class _MethodTable(Mapping[str, jsonrpc.Method]):
+class _MethodTable(Mapping[str, Method]):
     """The methods a JSON-RPC resource offers on one target, resolved lazily by name.
 
     Properties are looked up statically so that listing the methods never
@@ -56,9 +56,9 @@ class _MethodTable(Mapping[str, jsonrpc.Method]):
         self.target = target
         #: Methods found, by name: a dispatcher's table lives as long as its target,
         #: and resolving a name (static lookups) cost more than the call it answers.
-        self._found: dict[str, jsonrpc.Method] = {}
+        self._found: dict[str, Method] = {}
 
-    def __getitem__(self, name: str) -> jsonrpc.Method:
+    def __getitem__(self, name: str) -> Method:
         found = self._found.get(name)
         if found is not None:
             return found
@@ -75,7 +75,7 @@ class _MethodTable(Mapping[str, jsonrpc.Method]):
         except KeyError:
             return default
 
-    def _resolve(self, name: str) -> jsonrpc.Method:
+    def _resolve(self, name: str) -> Method:
         if not self.resource.exposes(name) or isinstance(self.target, Secret):
             raise KeyError(name)
         try:
@@ -93,7 +93,7 @@ class _MethodTable(Mapping[str, jsonrpc.Method]):
         func = getattr(self.target, name)  # binding a function runs no code of the target
         marked = readonly_mark(func)
         readonly_ = name in self.resource.readonly_methods if marked is None else marked
-        return jsonrpc.Method(name, func, readonly=readonly_)
+        return Method(name, func, readonly=readonly_)
 
     def __iter__(self) -> Iterator[str]:
         names = self.resource.exposed
@@ -137,7 +137,7 @@ class JsonRpcResource(JsonResource):
         self._target = target
         #: The dispatcher and the children found (by path segment) of
         #: ``_dispatched``, the target they were made for.
-        self._dispatcher: jsonrpc.Dispatcher | None = None
+        self._dispatcher: Dispatcher | None = None
         self._dispatched: Any = None
         self._children: dict[str, Resource] = {}
 
@@ -149,12 +149,12 @@ class JsonRpcResource(JsonResource):
         """
         return self._target
 
-    def dispatcher(self, target: Any = None) -> jsonrpc.Dispatcher:
+    def dispatcher(self, target: Any = None) -> Dispatcher:
         """The JSON-RPC dispatcher of ``target`` (by default ``get_target()``), built once."""
         if target is None:
             target = self.get_target()
         if self._dispatcher is None or self._dispatched is not target:
-            self._dispatcher = jsonrpc.Dispatcher(
+            self._dispatcher = Dispatcher(
                 _MethodTable(self, target), title=self.rpc_path(), version=_version()
             )
             self._dispatched = target
@@ -171,7 +171,7 @@ class JsonRpcResource(JsonResource):
             return False
         return self.exposed is None or name in self.exposed or name in self.data_attributes
 
-    def methods(self, target: Any = None) -> Mapping[str, jsonrpc.Method]:
+    def methods(self, target: Any = None) -> Mapping[str, Method]:
         """The JSON-RPC methods offered on ``target`` (by default ``get_target()``)."""
         return self.dispatcher(target).methods
 
@@ -234,7 +234,7 @@ class JsonRpcResource(JsonResource):
             DEFAULTS["WEBSERVICE_MAX_BATCH_SIZE"] if config is None else config.max_batch_size
         )
 
-        def audit(method: jsonrpc.Method, params: Any) -> None:
+        def audit(method: Method, params: Any) -> None:
             peer = txrequest.getClientAddress()
             audit_logger.info(
                 "Control call %s %s(%s) from %s",

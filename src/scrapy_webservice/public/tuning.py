@@ -15,7 +15,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..adapter import internals as adapter
-from ..rpc import dispatch as jsonrpc
+from ..rpc import messages as jsonrpc
 from ..rpc.errors import WebServiceAPIError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ alike.
 
 from __future__ import annotations
 
-from . import dispatch as jsonrpc
+from . import messages as jsonrpc
 
 __all__ = [
     "AMBIGUOUS",
