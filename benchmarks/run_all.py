@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "http_throughput": ["--rounds", "9", "--profile-missed"],  # noisy on shared cores: more rounds
     "crawl_overhead": ["--profile-missed"],
     "flood": [],  # the longest: 10 configurations x 3 rounds of a 10,000-page crawl
+    "stall_watchdog": ["--rounds", "5"],  # 3 configurations x 5 rounds of the same crawl
 }
 
 
@@ -125,6 +126,18 @@ def summary(results: dict[str, dict[str, Any]]) -> list[str]:
                 measured,
                 f">= {flood['goal']['min']:.2f}x",
                 flood["goal"]["met"],
+            )
+        )
+    watchdog = results.get("stall_watchdog")
+    if watchdog:
+        on = watchdog["rows"]["on"]
+        measured = "n/a" if on["ratio"] is None else f"{on['ratio']:.2f}x"
+        lines.append(
+            _goal_row(
+                "7. crawl pages/s with the stall watchdog on / off",
+                measured,
+                f">= {watchdog['goal']['min']:.2f}x",
+                watchdog["goal"]["met"],
             )
         )
     return lines
