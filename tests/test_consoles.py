@@ -79,6 +79,19 @@ def test_one_console_is_named_alone(caplog):
     assert "telnet console" not in caplog.text
 
 
+@pytest.mark.parametrize(
+    "setting", [{"WEBSERVICE_ENABLED": False}, {"WEBSERVICE_PORT": "not-a-port"}]
+)
+def test_the_addon_leaves_them_on_when_the_service_will_not_serve(setting, caplog):
+    """Off, or refused by a setting: the crawl keeps the consoles it would have had."""
+    settings = Settings(setting)
+    with caplog.at_level(logging.INFO, logger="scrapy_webservice"):
+        Addon().update_settings(settings)
+    assert all(settings.getbool(name) for name in KNOWN)
+    assert switched_off(settings) == []
+    assert SWITCHED_OFF not in caplog.text
+
+
 def test_the_extension_alone_leaves_them_on():
     """``EXTENSIONS`` users choose for themselves: the docs name the two settings."""
     settings = Settings({"EXTENSIONS": {"scrapy_webservice.WebService": 500}})
@@ -136,6 +149,16 @@ def test_a_project_that_sets_them_keeps_them(fast_shop, crawls, tmp_path, monkey
     if HAS_REMOTE_CONTROL:
         assert REMOTE_CONTROL_LISTENING in log
     assert SWITCHED_OFF not in log
+
+
+@pytest.mark.integration
+def test_a_disabled_service_leaves_the_consoles_running(fast_shop, crawls, tmp_path):
+    process = crawl(crawls, fast_shop, tmp_path, WEBSERVICE_ENABLED="False")
+    assert process.wait() == 0
+    assert TELNET_LISTENING in process.output
+    if HAS_REMOTE_CONTROL:
+        assert REMOTE_CONTROL_LISTENING in process.output
+    assert SWITCHED_OFF not in process.output
 
 
 @pytest.mark.integration

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import socket
 import stat
-from types import SimpleNamespace
 
 import pytest
 import pytest_twisted
@@ -26,14 +25,6 @@ from scrapy_webservice.server.service import Service, current_service
 def test_disabled_means_not_configured():
     with pytest.raises(NotConfigured):
         WebService.from_crawler(get_crawler(settings_dict={"WEBSERVICE_ENABLED": False}))
-
-
-def test_no_reactor_means_not_configured():
-    # A crawler without a reactor cannot be built in a process that runs one
-    # (pytest-twisted's), and the check reads nothing but the settings.
-    crawler = SimpleNamespace(settings=Settings({"TWISTED_REACTOR_ENABLED": False}))
-    with pytest.raises(NotConfigured, match="needs a Twisted reactor"):
-        WebService.from_crawler(crawler)
 
 
 def test_bad_setting_disables_the_service_with_a_clear_error(caplog):

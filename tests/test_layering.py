@@ -409,3 +409,84 @@ def test_the_graph_checks_find_what_they_look_for():
     assert "scrapy_webservice.public.api" in graph["scrapy_webservice.server.service"]
     assert "scrapy_webservice.public.rpc_resource" in graph["scrapy_webservice.resources.stats"]
     assert "scrapy_webservice.demo.run" in graph["scrapy_webservice.cli.commands"]
+
+
+# -- the fronts: the core imports neither the reactor nor a front ----------------------------
+
+#: The Twisted front (its site and metered ports) and the one module that picks the
+#: loop (adapter/loop.py, which asks Scrapy whether there is a reactor first).
+MAY_IMPORT_THE_REACTOR = {
+    "scrapy_webservice.server.site",
+    "scrapy_webservice.server.metered",
+    "scrapy_webservice.adapter.loop",
+}
+#: The two HTTP fronts; only the service's lifecycle chooses one.
+FRONTS = {
+    "scrapy_webservice.server.site",
+    "scrapy_webservice.server.metered",
+    "scrapy_webservice.server.asyncio_front",
+    "scrapy_webservice.server.exchange",
+}
+
+
+def reactor_imports(tree: ast.AST) -> list[int]:
+    """The lines that import ``twisted.internet.reactor``, however spelt."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [node.lineno for a in node.names if a.name == "twisted.internet.reactor"]
+        elif isinstance(node, ast.ImportFrom) and (
+            node.module == "twisted.internet.reactor"
+            or (node.module == "twisted.internet" and any(a.name == "reactor" for a in node.names))
+        ):
+            found.append(node.lineno)
+    return found
+
+
+def core_modules() -> dict[str, Path]:
+    """The layers' modules (not the top: ``testing``, ``demo``, the old paths)."""
+    modules = {module_name(path)[0]: path for path in python_files(SRC)}
+    return {name: path for name, path in modules.items() if layer_of(name) is not None}
+
+
+def test_the_core_imports_no_reactor_and_no_front():
+    wrong = [
+        f"{name}:{line} imports the reactor"
+        for name, path in sorted(core_modules().items())
+        if name not in MAY_IMPORT_THE_REACTOR
+        for line in reactor_imports(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    graph = import_graph()
+    wrong += [
+        f"{name} imports the front {front}"
+        for name in sorted(core_modules())
+        for front in sorted(graph[name] & FRONTS)
+        if name not in FRONTS and name != "scrapy_webservice.server.service"
+    ]
+    assert not wrong, "\n".join(wrong)
+    assert reactor_imports(ast.parse("from twisted.internet import reactor\n")) == [1]
+    assert reactor_imports(ast.parse("import twisted.internet.reactor as r\n")) == [1]
+
+
+def test_every_core_module_imports_under_scrapys_reactorless_hook():
+    """Scrapy's hook of ``TWISTED_REACTOR_ENABLED = False``: importing the reactor fails."""
+    pytest.importorskip("scrapy.utils.reactorless", reason="Scrapy 2.15+ has the mode")
+    import json
+    import subprocess
+    import sys
+
+    names = sorted(name for name in core_modules() if not name.endswith(".__main__"))
+    code = (
+        "import importlib, json, sys\n"
+        "from scrapy.utils.reactorless import install_reactor_import_hook\n"
+        "install_reactor_import_hook()\n"
+        f"for name in {names!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps('twisted.internet.reactor' in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) is False
+    assert len(names) > 40  # the core's modules were found at all

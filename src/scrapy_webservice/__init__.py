@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "JsonRpcResource": "public.rpc_resource",
     "NoSuchSpider": "rpc.errors",
     "RawBody": "public.resource",
+    "Repeating": "public.repeating",
     "Secret": "rpc.secret",
     "WebService": "server.extension",
     "WebServiceAPI": "public.api",
@@ -52,6 +53,7 @@ __all__ = [
     "JsonRpcResource",
     "NoSuchSpider",
     "RawBody",
+    "Repeating",
     "Secret",
     "WebService",
     "WebServiceAPI",
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
     from .public.crawls import CLOSE_REASON, Crawl
     from .public.events import Event
     from .public.hookspecs import hookimpl
+    from .public.repeating import Repeating
     from .public.resource import JsonResource, RawBody
     from .public.rpc_resource import JsonRpcResource
     from .rpc.errors import AmbiguousSpider, HttpError, NoSuchSpider, WebServiceAPIError

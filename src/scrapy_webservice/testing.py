@@ -120,8 +120,13 @@ def start_service(
     *plugins: object,
     settings: dict[str, Any] | None = None,
     crawler: Any = None,
+    front: str | None = None,
 ) -> Service:
-    """A listening service with exactly ``plugins`` (no entry points), on a free port."""
+    """A listening service with exactly ``plugins`` (no entry points), on a free port.
+
+    ``front``: ``"twisted"`` or ``"asyncio"`` (the one Scrapy without a reactor
+    gets, run here on Twisted's asyncio reactor); by default, the crawl's.
+    """
     from scrapy.settings import Settings
     from scrapy.utils.test import get_crawler
 
@@ -133,7 +138,9 @@ def start_service(
     manager = Plugins(strict=bool(settings.get("WEBSERVICE_PLUGINS_STRICT", False)))
     for plugin in plugins:
         manager.register(plugin)
-    service = Service(WebServiceConfig.from_settings(Settings(settings)), plugins=manager)
+    service = Service(
+        WebServiceConfig.from_settings(Settings(settings)), plugins=manager, front=front
+    )
     service.start(crawler or get_crawler(settings_dict=settings))
     return service
 

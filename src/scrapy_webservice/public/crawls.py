@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from ..adapter import internals as adapter
+from ..adapter.loop import crawl_clock
 from ..rpc.errors import AmbiguousSpider, NoSuchSpider
 from .monitor import CrawlMonitor
 from .tuning import DownloaderTuning
@@ -214,9 +215,7 @@ class Crawl:
         Scheduled on the reactor and never awaited: an answer to a request
         must not wait for the requests in flight to finish.
         """
-        from twisted.internet import reactor
-
-        reactor.callLater(0, adapter.close_spider, self.crawler, reason)
+        crawl_clock().callLater(0, adapter.close_spider, self.crawler, reason)
 
 
 def _echo(name: str) -> str:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from ..adapter.loop import Clock, crawl_clock, in_loop_thread
+
 __all__ = ["Event", "EventBus", "LogEventHandler", "Subscriber"]
 
 logger = logging.getLogger(__name__)
@@ -108,7 +110,7 @@ class LogEventHandler(logging.Handler):
     log itself produces (``floor``, Scrapy's ``LOG_LEVEL`` as
     ``log.set_level`` left it): a follower never makes the crawl log more.
     Installed on the root logger while the service listens. Records from
-    other threads are handed to the reactor thread, where the bus lives.
+    other threads are handed to the crawl's loop thread, where the bus lives.
     """
 
     def __init__(self, bus: EventBus, floor: Any = None) -> None:
@@ -117,6 +119,13 @@ class LogEventHandler(logging.Handler):
         self.floor = floor if floor is not None else (lambda: logging.NOTSET)
         self._followers: Counter[int] = Counter()
         self.threshold = logging.ERROR
+        #: The loop the bus lives on, set by :meth:`install` (on that loop's thread).
+        self.clock: Clock | None = None
+
+    def install(self) -> None:
+        """Start publishing the root logger's records (call it on the crawl's loop)."""
+        self.clock = crawl_clock()
+        logging.getLogger().addHandler(self)
 
     def follow(self, level: int) -> Any:
         """Publish records from ``level`` up until the returned function is called."""
@@ -151,14 +160,11 @@ class LogEventHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
-        from twisted.internet import reactor
-        from twisted.internet.interfaces import IReactorThreads
-        from twisted.python import threadable
-
-        if threadable.isInIOThread():
+        clock = self.clock
+        if clock is None or in_loop_thread(clock):
             self.bus.publish("log", **data)
         else:
-            IReactorThreads(reactor).callFromThread(self.bus.publish, "log", **data)
+            clock.callFromThread(self.bus.publish, "log", **data)
 
     @staticmethod
     def _data(record: logging.LogRecord) -> dict[str, Any]:

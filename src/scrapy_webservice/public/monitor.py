@@ -20,11 +20,11 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from twisted.internet.task import LoopingCall
+from typing import TYPE_CHECKING, Any, cast
 
 from ..adapter.internals import crawl_state, in_flight_requests
+from ..adapter.loop import Clock, crawl_clock
+from .repeating import Repeating
 from .settings import WINDOW_SECONDS
 
 if TYPE_CHECKING:
@@ -103,14 +103,13 @@ class CrawlMonitor:
         crawl_id: str | None = None,
         job: str | None = None,
     ) -> None:
-        if clock is None:
-            from twisted.internet import reactor
-
-            clock = reactor
         self.crawler = crawler
         self.interval = interval
         self.publish = publish
-        self.clock = clock
+        # The reactor, or asyncio's loop (a test's twisted.internet.task.Clock too).
+        self.clock: IReactorTime = (
+            clock if clock is not None else cast("IReactorTime", crawl_clock())
+        )
         self.spider_name = crawler.spider.name if crawler.spider else "?"
         #: Every event and rates answer names the crawl by both.
         self.names: dict[str, str] = {"spider": self.spider_name}
@@ -122,10 +121,8 @@ class CrawlMonitor:
         self.samples: deque[Sample] = deque(maxlen=math.ceil(WINDOW / interval) + 2)
         self.first: Sample | None = None
         self.state = "running"
-        self._sampler = LoopingCall(self.tick)
-        self._sampler.clock = clock
-        self._pausing = LoopingCall(self.check_state)
-        self._pausing.clock = clock
+        self._sampler = Repeating(self.tick, cast("Clock", self.clock))
+        self._pausing = Repeating(self.check_state, cast("Clock", self.clock))
 
     def start(self) -> None:
         self.first = self.sample()

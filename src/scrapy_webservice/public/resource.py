@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from ..adapter.loop import crawl_clock
 from ..rpc.encoding import dumps
 from ..rpc.errors import HttpError, http_status
 from .api import WebServiceAPI, api, bound_api
@@ -265,8 +266,6 @@ class JsonResource(Resource):
         memory) forever: after ``WEBSERVICE_RESPONSE_TIMEOUT`` seconds the
         work is cancelled and the client gets a 504.
         """
-        from twisted.internet import reactor
-
         ended: list[str] = []  # "gone" or "timeout", once
         bound = self._bound_api()
         timeout = (
@@ -280,7 +279,7 @@ class JsonResource(Resource):
                 ended.append(why)
                 d.cancel()
 
-        timer = reactor.callLater(timeout, stop, "timeout")
+        timer = crawl_clock().callLater(timeout, stop, "timeout")
         request.notifyFinish().addErrback(lambda _: stop("gone"))
 
         def answer(body: Callable[[], bytes]) -> None:

@@ -13,6 +13,10 @@ A parser reads one setting with Scrapy's semantics (``getbool``,
 NAME=VALUE`` gives is a string) and raises a ``ValueError`` naming the
 setting when the value cannot work; the extension logs it and the crawl goes
 on without the service.
+
+Longer than the package's other modules on purpose: the table is the one
+place a setting is declared, and its rows (about forty settings, each with
+its doc text) would only be spread over files by a split.
 """
 
 from __future__ import annotations

@@ -18,11 +18,10 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.interfaces import IPushProducer
-from twisted.internet.task import LoopingCall
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
-from .. import HttpError, JsonResource, WebServiceAPI
+from .. import HttpError, JsonResource, Repeating, WebServiceAPI
 
 if TYPE_CHECKING:
     from twisted.web.server import Request
@@ -170,7 +169,7 @@ class EventsResource(JsonResource):
     def __init__(self, crawler: Any) -> None:
         super().__init__(crawler)
         self.streams: list[EventStream] = []
-        self._keepalive = LoopingCall(self._ping)
+        self._keepalive = Repeating(self._ping)
         self._encoded: tuple[int, str] = (0, "")
 
     def allowed_methods(self) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..adapter import consoles
+from ..public.settings import WebServiceConfig
 from .extension import WebService
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ class Addon:
     and RemoteControl (``REMOTE_CONTROL_ENABLED``, Scrapy 2.19 and later),
     which run arbitrary Python, at add-on priority: a project that sets
     either itself keeps its choice. One INFO line says what was switched off.
+    It switches them off only when the service will serve (enabled, its
+    settings valid), with a reactor or without one.
     """
 
     extension_order = 500
@@ -41,4 +44,18 @@ class Addon:
 
     def update_settings(self, settings: BaseSettings) -> None:
         settings.set_in_component_priority_dict("EXTENSIONS", WebService, self.extension_order)
-        consoles.log_switched_off(consoles.switch_off(settings), self.crawler)
+        if will_serve(settings):
+            consoles.log_switched_off(consoles.switch_off(settings), self.crawler)
+
+
+def will_serve(settings: BaseSettings) -> bool:
+    """Whether the service will be on: enabled, and every ``WEBSERVICE_*`` setting valid.
+
+    Otherwise the add-on leaves Scrapy's consoles as the project has them,
+    so that a crawl is never left with no console at all (the extension
+    logs why the service is off).
+    """
+    try:
+        return WebServiceConfig.from_settings(settings).enabled
+    except ValueError:
+        return False

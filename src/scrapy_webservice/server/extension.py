@@ -33,8 +33,9 @@ class WebService:
     """Serve this crawler (and every other crawler of the process) over HTTP.
 
     Enable it with ``EXTENSIONS = {"scrapy_webservice.WebService": 500}`` or
-    the :class:`~scrapy_webservice.Addon`. Like Scrapy's telnet console it
-    needs a Twisted reactor, and opts out with ``NotConfigured`` otherwise.
+    the :class:`~scrapy_webservice.Addon`. It serves on Twisted Web when the
+    crawl runs on a reactor, and on its asyncio front when Scrapy runs on
+    asyncio alone (``TWISTED_REACTOR_ENABLED = False``).
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -49,11 +50,6 @@ class WebService:
             raise NotConfigured(str(exc)) from exc
         if not config.enabled:
             raise NotConfigured
-        if not settings.getbool("TWISTED_REACTOR_ENABLED", True):
-            raise NotConfigured(
-                "The web service needs a Twisted reactor."
-                " Set WEBSERVICE_ENABLED = False to remove this warning."
-            )
         self.crawler = crawler
         self.config = config
         # Plugins load here, so that strict mode can fail the crawl at once.

@@ -13,13 +13,14 @@ import logging
 import time
 import urllib.parse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from twisted.internet import error as twisted_error
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from ..adapter import consoles
 from ..adapter import internals as adapter
+from ..adapter.loop import crawl_clock, is_reactorless, on_shutdown
 from ..public.api import WebServiceAPI, bind
 from ..public.crawls import CrawlRegistry
 from ..public.events import EventBus
@@ -30,6 +31,7 @@ from ..rpc.encoding import WebServiceJSONEncoder, dumps, strict_encoder
 from ..rpc.secret import Secret
 from . import metered
 from .budget import AddressLimits, ReactorBudget
+from .guard import RequestGuard
 from .plugins import Plugins
 from .registry import RegistryError, build_resources
 from .security import TokenChecker, generate_token
@@ -43,6 +45,15 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IListeningPort
 
     from ..public.settings import WebServiceConfig
+
+
+class Listening(Protocol):
+    """What the service uses of where it listens: a Twisted port, or the asyncio front."""
+
+    def getHost(self) -> Any: ...
+
+    def stopListening(self) -> Any: ...
+
 
 __all__ = ["Service", "ServiceError", "current_service", "process_service"]
 
@@ -62,8 +73,13 @@ class Service:
     plugins.
     """
 
-    def __init__(self, config: WebServiceConfig, plugins: Plugins | None = None) -> None:
+    def __init__(
+        self, config: WebServiceConfig, plugins: Plugins | None = None, front: str | None = None
+    ) -> None:
         self.config = config
+        #: ``"twisted"``, ``"asyncio"``, or ``None``: the one for the crawl's loop
+        #: (tests run the asyncio front on Twisted's asyncio reactor too).
+        self.front = front
         #: The loaded plugins; pass an explicit ``Plugins`` to load nothing else (tests).
         self.plugins = plugins if plugins is not None else Plugins.from_config(config)
         token = (config.token or Secret(generate_token())) if config.auth_enabled else None
@@ -74,7 +90,7 @@ class Service:
             config.readonly_token.reveal() if config.readonly_token else None,
             enabled=config.auth_enabled,
         )
-        self.port: IListeningPort | None = None
+        self.port: Listening | None = None
         self.site: WebServiceSite | None = None
         self.root: RootResource | None = None
         #: ``ws_name`` of the mounted resources, in mount order.
@@ -140,7 +156,6 @@ class Service:
         return self._linger is not None
 
     def _linger_then_stop(self) -> Deferred[None]:
-        from twisted.internet import reactor
         from twisted.internet.defer import Deferred
 
         done: Deferred[None] = Deferred()
@@ -157,7 +172,7 @@ class Service:
             "Web service lingering %g s after the last crawl (WEBSERVICE_LINGER)",
             self.config.linger,
         )
-        self._linger = (reactor.callLater(self.config.linger, stop), done)
+        self._linger = (crawl_clock().callLater(self.config.linger, stop), done)
         return done
 
     def _end_linger(self) -> None:
@@ -202,8 +217,11 @@ class Service:
         try:
             self._check_safe()
             self.root = self.build_root(crawler)
-            self.site = WebServiceSite(self.root, self.config, self.tokens, self.limits)
-            self.port = self._listen(self.site)
+            if self.front == "asyncio" or (self.front is None and is_reactorless()):
+                self.port = self._listen_asyncio(self.root)
+            else:
+                self.site = WebServiceSite(self.root, self.config, self.tokens, self.limits)
+                self.port = self._listen(self.site)
         except (ServiceError, RegistryError) as exc:
             self.failed = True
             logger.error("Web service not started: %s", exc, extra={"crawler": crawler})
@@ -223,7 +241,7 @@ class Service:
         logger.info("Web service listening on %s", url.rstrip("/"), extra={"crawler": crawler})
         self.started_at = time.time()
         self._start_watchdog()
-        logging.getLogger().addHandler(self.log.handler)
+        self.log.handler.install()
         self._write_discovery_file(crawler)
         self.plugins.call("service_started", service=self.api)
 
@@ -246,8 +264,6 @@ class Service:
             )
 
     def _new_budget(self) -> ReactorBudget:
-        from twisted.internet import reactor
-
         def shedding(snapshot: dict[str, Any]) -> None:
             logger.info(
                 "Web service: its share of the reactor (WEBSERVICE_MAX_SHARE = %g) is spent;"
@@ -256,7 +272,7 @@ class Service:
             )
             self.events.publish("shedding", **snapshot)
 
-        return ReactorBudget(self.config.max_share, reactor.callLater, on_shedding=shedding)
+        return ReactorBudget(self.config.max_share, crawl_clock().callLater, on_shedding=shedding)
 
     def _listen(self, site: WebServiceSite) -> IListeningPort:
         self.budget = budget = self._new_budget()
@@ -270,16 +286,41 @@ class Service:
         try:
             return metered.listen_tcp(ports, self.config.host, factory, budget, self.limits)
         except twisted_error.CannotListenError as exc:
-            if not ports:
-                where = "any port"
-            elif ports[0] == ports[-1]:
-                where = f"port {ports[0]}"
-            else:
-                where = f"any port of {ports[0]}-{ports[-1]}"
+            raise self._cannot_listen(exc.socketError) from exc
+
+    def _listen_asyncio(self, root: RootResource) -> Listening:
+        """Scrapy without a reactor: the asyncio front, behind the same checks."""
+        # Here, not at the top: a crawl on a reactor never loads aiohttp for it.
+        from .asyncio_front import AsyncioFront
+
+        if self.config.unix_socket or self.config.tls_certificate:
+            setting = (
+                "WEBSERVICE_UNIX_SOCKET"
+                if self.config.unix_socket
+                else "WEBSERVICE_TLS_CERTIFICATE"
+            )
             raise ServiceError(
-                f"cannot listen on {self.config.host or '*'} {where}: {exc.socketError};"
-                " set WEBSERVICE_PORT to a free range, or 0 for any free port"
-            ) from exc
+                f"{setting} needs Twisted's reactor; without one (TWISTED_REACTOR_ENABLED ="
+                " False) the service listens on TCP only: unset it, or run with a reactor"
+            )
+        front = AsyncioFront(root, RequestGuard(root, self.config, self.tokens), self.config)
+        logger.info(
+            "Web service on asyncio (no reactor): WEBSERVICE_MAX_SHARE and"
+            " WEBSERVICE_MAX_CONNECTIONS are not enforced on this front yet"
+        )
+        ports = self.config.port_range
+        try:
+            front.listen(self.config.host, ports)
+        except OSError as exc:
+            raise self._cannot_listen(exc) from exc
+        return front
+
+    def _cannot_listen(self, reason: object) -> ServiceError:
+        """The error for a ``WEBSERVICE_PORT`` range with no free port, on either front."""
+        return ServiceError(
+            f"cannot listen on {self.config.host or '*'} {_where(self.config.port_range)}:"
+            f" {reason}; set WEBSERVICE_PORT to a free range, or 0 for any free port"
+        )
 
     def _tls_options(self, site: WebServiceSite) -> Any:
         from twisted.internet import ssl
@@ -327,12 +368,8 @@ class Service:
             info["job"] = job
         try:
             self.discovery_path = write_discovery_file(directory, info)
-            from twisted.internet import reactor
-
-            # Also when the reactor stops without engine_stopped (Ctrl-C twice).
-            self._shutdown_trigger = reactor.addSystemEventTrigger(
-                "before", "shutdown", remove_discovery_file, self.discovery_path
-            )
+            # Also when the loop stops without engine_stopped (Ctrl-C twice).
+            self._shutdown_trigger = on_shutdown(remove_discovery_file, self.discovery_path)
         except OSError as exc:
             logger.warning(
                 "Web service discovery file not written in %s: %s; scrapy-ws will need"
@@ -354,10 +391,8 @@ class Service:
             remove_discovery_file(self.discovery_path)
             self.discovery_path = None
         if self._shutdown_trigger is not None:
-            from twisted.internet import reactor
-
             # One trigger per service would pile up in a process that runs crawls in turn.
-            reactor.removeSystemEventTrigger(self._shutdown_trigger)
+            self._shutdown_trigger()
             self._shutdown_trigger = None
         port, self.port = self.port, None
         global _process_service
@@ -383,9 +418,7 @@ class Service:
         threshold = self.config.stall_threshold
         if threshold is None:
             return
-        from twisted.internet import reactor
-
-        self.watchdog = StallWatchdog(threshold, reactor.callLater, self._stalled)
+        self.watchdog = StallWatchdog(threshold, crawl_clock().callLater, self._stalled)
         self.watchdog.start()
 
     def _stalled(self, stall: Stall) -> None:
@@ -496,3 +529,12 @@ class _TLSFactory(TLSMemoryBIOFactory):
         if channel is None:
             return None
         return self.protocol(self, channel)
+
+
+def _where(ports: list[int]) -> str:
+    """``WEBSERVICE_PORT``'s range, for an error message."""
+    if not ports:
+        return "any port"
+    if ports[0] == ports[-1]:
+        return f"port {ports[0]}"
+    return f"any port of {ports[0]}-{ports[-1]}"

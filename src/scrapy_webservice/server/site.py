@@ -1,10 +1,9 @@
-"""The Twisted ``Site`` that guards every request before a resource runs.
+"""The Twisted front: the ``Site`` that guards every request before a resource runs.
 
-Host, Origin, token, body size and content type are checked here, once,
-so that no resource can forget a check: a resource only ever sees requests
-that passed them, with ``request.webservice_access`` telling what the
-caller may do. Not even a resource's child lookup runs before the token
-is checked, unless the first path segment names a resource declared public.
+Host, Origin, token, body size and content type are checked by the
+:class:`~.guard.RequestGuard` (shared with the asyncio front) before any
+resource code; the site adds what is Twisted's: the fixed 401 sent from
+the head alone, the connection limits, the reactor's share.
 
 The channel and the request below also make Twisted's HTTP/1.1 follow
 RFC 9112 where it does not on its own: an answer that says
@@ -15,7 +14,6 @@ through the same checks, and malformed requests get a JSON 400.
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -32,16 +30,12 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from ..adapter import internals as adapter
-from ..public.resource import ErrorResource, JsonResource, error_body, write_error
-from ..public.rpc_resource import JsonRpcResource
+from ..public.resource import error_body
 from ..rpc.markers import Access
 from .budget import client_key
+from .guard import UNAUTHORIZED, RequestGuard
 from .security import (
     TokenChecker,
-    host_allowed,
-    host_field_problem,
-    host_is_address,
-    origin_allowed,
 )
 
 if TYPE_CHECKING:
@@ -55,18 +49,7 @@ __all__ = ["WebServiceChannel", "WebServiceRequest", "WebServiceSite"]
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("scrapy_webservice.access")
 
-_JSON_TYPES = (b"application/json", b"application/json-rpc")
-#: ``WEBSERVICE_HOST`` values that bind every interface.
-ALL_INTERFACES = ("", "0.0.0.0", "::")  # noqa: S104
-_SAFE_METHODS = (b"GET", b"HEAD", b"OPTIONS")
-_CORS_ALLOWED_HEADERS = b"Authorization, Content-Type"
-#: What ``OPTIONS *`` answers: the methods the service as a whole speaks.
-_SERVER_METHODS = b"GET, HEAD, POST, OPTIONS"
 _BAD_REQUEST = "Bad request: not valid HTTP/1.1 (request line, header fields or body framing)"
-#: How many ``Host`` values the site keeps its verdict on, and the longest it keeps.
-_HOST_VERDICTS_KEPT = 256
-_HOST_MAX_KEPT = 300
-_UNKNOWN = object()
 #: What Twisted's ``Request.process`` sets on every request, written by the channel here.
 _SERVER_FIELD = b"Server: " + server.version + b"\r\n"
 
@@ -464,11 +447,8 @@ class WebServiceSite(Site):
         self.limits = limits
         self._refusals: dict[bool, tuple[bytes, bytes]] = {}
         self.max_request_size = config.max_request_size
-        self.allowed_hosts = _allowed_hosts(config)
-        #: Bound to every interface: the address a connection arrived on is a
-        #: name of this service too.
-        self.all_interfaces = not config.unix_socket and config.host in ALL_INTERFACES
-        self._host_verdicts: dict[bytes, tuple[int, str] | None] = {}
+        #: The checks every request passes (shared with the asyncio front).
+        self.guard = RequestGuard(root, config, tokens)
         self.noisy = False
 
     def buildProtocol(self, addr: Any) -> Any:
@@ -487,24 +467,12 @@ class WebServiceSite(Site):
             self.budget.counters.refuse(reason)
 
     def refuses_early(self, request: WebServiceRequest, path: bytes) -> bool:
-        """Whether the head alone refuses ``request`` (no valid token, not a public path).
+        """Whether the head alone refuses ``request`` (see :meth:`.RequestGuard.refuses_early`)."""
+        return self.guard.refuses_early(request, path)
 
-        What it checked is kept on the request, so that an accepted request
-        does not pay for the checks twice.
-        """
-        fields = request.guarded_fields = _guarded_fields(request.requestHeaders)
-        hosts, origins, authorization, _ = fields
-        if origins is not None or (authorization is not None and len(authorization) > 1):
-            return False
-        if self._host_verdict(hosts) is not None:
-            return False
-        access = self.tokens.access(authorization[0] if authorization else None)
-        request.webservice_access = access
-        request.access_checked = True
-        if access is not Access.NONE:
-            return False
-        segment = path.split(b"?", 1)[0][1:].split(b"/", 1)[0]
-        return not self._public_segment(unquote(segment))
+    def getResourceFor(self, request: Request) -> Resource:
+        """The resource for ``request``, or the error that answers it (:class:`.RequestGuard`)."""
+        return self.guard.resource_for(request, lambda: Site.getResourceFor(self, request))
 
     def refused(self, address: str) -> float:
         """Count a request refused for its token; the seconds its answer waits (penalty)."""
@@ -516,7 +484,7 @@ class WebServiceSite(Site):
         known = self._refusals.get(keep_alive)
         if known is not None:
             return known
-        body = error_body(401, _UNAUTHORIZED)
+        body = error_body(401, UNAUTHORIZED)
         head = (
             b"HTTP/1.1 401 Unauthorized\r\n"
             b"Content-Type: application/json\r\n"
@@ -527,139 +495,6 @@ class WebServiceSite(Site):
         rest += b"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n" + body
         self._refusals[keep_alive] = known = (head, rest)
         return known
-
-    def getResourceFor(self, request: Request) -> Resource:
-        """The resource for ``request``, or the error that answers it.
-
-        The checks run in this order, each before any resource code: the
-        ``Host`` field's syntax (400), the ``Host`` name (403), the
-        ``Origin`` (403, or a CORS preflight's 204), the body's size (413),
-        a single ``Authorization`` field (400), the token (401). Only then
-        is the path traversed (every ``getChild`` and ``child()``), unless
-        its first segment is a static child of the root declared public.
-        Then the read-only token's rights (403) and the content type of
-        writes (415).
-        """
-        fields = getattr(request, "guarded_fields", None) or _guarded_fields(
-            request.requestHeaders
-        )
-        hosts, origins, authorization, content_types = fields
-        refused = self._host_verdict(hosts)
-        if refused is not None and refused[0] == 403 and self._arrived_at(request, hosts):
-            refused = None
-        if refused is not None:
-            status, message = refused
-            if status == 400:
-                request.setHeader(b"Connection", b"close")
-            return ErrorResource(status, message)
-        asterisk = request.path == b"*"
-        if origins is not None:
-            origin = origins[-1]
-            scheme = "https" if self.config.tls_certificate else "http"
-            host = hosts[-1] if hosts else None
-            if not origin_allowed(origin, host, self.config.cors_origins, scheme):
-                return ErrorResource(403, "Origin not allowed: add it to WEBSERVICE_CORS_ORIGINS")
-            self._add_cors_headers(request, origin)
-            if request.method == b"OPTIONS" and not asterisk:
-                return _Preflight()
-        if getattr(request, "too_large", False):
-            request.setHeader(b"Connection", b"close")
-            return ErrorResource(
-                413,
-                f"Request body over the limit of {self.max_request_size} bytes"
-                " (WEBSERVICE_MAX_REQUEST_SIZE)",
-            )
-        if authorization is not None and len(authorization) > 1:
-            # Which one would count is a guess; a proxy and a client may disagree.
-            request.setHeader(b"Connection", b"close")
-            return ErrorResource(400, "Send one Authorization header, not several")
-        if getattr(request, "access_checked", False):
-            access = request.webservice_access  # type: ignore[attr-defined]
-        else:
-            access = self.tokens.access(authorization[0] if authorization else None)
-            request.webservice_access = access  # type: ignore[attr-defined]
-        if access is Access.NONE and (asterisk or not self._public_path(request)):
-            return _unauthorized()
-        if asterisk:
-            return _Asterisk()
-        try:
-            resource = Site.getResourceFor(self, request)
-        except Exception:
-            logger.exception(
-                "Web service: looking up %s failed", request.uri.decode("utf-8", "replace")
-            )
-            return ErrorResource(500, "Internal error while looking up the resource")
-        if access is Access.NONE and not _declared_public(resource):
-            # Below a public resource, only what is declared public too: not
-            # its data, nor a 404 that would tell what exists.
-            return _unauthorized()
-        if request.method not in _SAFE_METHODS and isinstance(resource, JsonResource):
-            if access < Access.CONTROL and not isinstance(resource, JsonRpcResource):
-                # JSON-RPC checks each method itself; any other state-changing
-                # request needs the full token.
-                method = request.method.decode("ascii", "replace")
-                return ErrorResource(403, f"Forbidden: {method} needs the full token")
-            content_type = content_types[-1] if content_types else None
-            if content_type not in _JSON_TYPES and (
-                content_type is None
-                or content_type.split(b";")[0].strip().lower() not in _JSON_TYPES
-            ):
-                method = request.method.decode("ascii", "replace")
-                return ErrorResource(415, f"{method} needs 'Content-Type: application/json'")
-        return resource
-
-    def _arrived_at(self, request: Request, hosts: Sequence[bytes] | None) -> bool:
-        """Whether ``Host`` names the address this connection arrived on (all interfaces only)."""
-        if not self.all_interfaces or not hosts:
-            return False
-        address = getattr(request.getHost(), "host", None)
-        return isinstance(address, str) and host_is_address(hosts[-1], address)
-
-    def _host_verdict(self, values: Sequence[bytes] | None) -> tuple[int, str] | None:
-        """The status and message refusing these ``Host`` field lines, or ``None``.
-
-        The verdict on a single value is kept (for a few hundred values, each
-        short): a keep-alive client sends the same ``Host`` with every request,
-        and parsing it twice each time was a tenth of this site's own cost.
-        """
-        single = values[0] if values is not None and len(values) == 1 else None
-        if single is not None:
-            known = self._host_verdicts.get(single, _UNKNOWN)
-            if known is not _UNKNOWN:
-                return known  # type: ignore[return-value]
-        problem = host_field_problem(values)
-        verdict: tuple[int, str] | None = None
-        if problem is not None:
-            verdict = (400, problem)
-        elif not host_allowed(values[-1] if values else None, self.allowed_hosts):
-            verdict = (403, "Host not allowed: add it to WEBSERVICE_ALLOWED_HOSTS")
-        if single is not None and len(single) <= _HOST_MAX_KEPT:
-            if len(self._host_verdicts) >= _HOST_VERDICTS_KEPT:
-                self._host_verdicts.clear()
-            self._host_verdicts[single] = verdict
-        return verdict
-
-    def _public_path(self, request: Request) -> bool:
-        """Whether the first path segment names a static child of the root declared public.
-
-        A dict lookup and a static attribute read: no resource code runs
-        (not ``getChild``, not ``child()``, not even a property).
-        """
-        return self._public_segment(request.postpath[0] if request.postpath else b"")
-
-    def _public_segment(self, segment: bytes) -> bool:
-        """Whether ``segment`` (decoded) names a static child of the root declared public."""
-        children = getattr(self.resource, "children", None)
-        child = children.get(segment) if isinstance(children, dict) else None
-        return child is not None and _declared_public(child)
-
-    def _add_cors_headers(self, request: Request, origin: bytes) -> None:
-        if not self.config.cors_origins:
-            return  # same-origin request: no CORS headers are needed
-        request.setHeader(b"Access-Control-Allow-Origin", origin)
-        request.setHeader(b"Vary", b"Origin")
-        request.setHeader(b"Access-Control-Allow-Headers", _CORS_ALLOWED_HEADERS)
-        request.setHeader(b"Access-Control-Allow-Methods", b"GET, POST, OPTIONS")
 
     def log(self, request: Any) -> None:
         if self.logPath:
@@ -674,51 +509,6 @@ class WebServiceSite(Site):
             request.uri.decode("utf-8", "replace"),
             request.code,
         )
-
-
-class _Preflight(Resource):
-    isLeaf = True
-
-    def render(self, request: Request) -> int:
-        return _no_content(request)
-
-
-class _Asterisk(Resource):
-    """``OPTIONS *`` asks about the server as a whole (RFC 9110 9.3.7); only it has ``*``."""
-
-    isLeaf = True
-
-    def render(self, request: Request) -> bytes | int:
-        if request.method == b"OPTIONS":
-            request.setHeader(b"Allow", _SERVER_METHODS)
-            return _no_content(request)
-        method = request.method.decode("ascii", "replace")
-        return write_error(
-            request, 400, f"Bad request: {method} * (the asterisk form is only for OPTIONS)"
-        )
-
-
-_Fields = Sequence[bytes] | None
-
-
-def _guarded_fields(headers: Headers) -> tuple[_Fields, _Fields, _Fields, _Fields]:
-    """The ``Host``, ``Origin``, ``Authorization`` and ``Content-Type`` field lines.
-
-    One pass over the request's fields (names come in canonical form)
-    instead of a ``getRawHeaders`` for each: the lookups encoded each name
-    again, on every request.
-    """
-    hosts = origins = authorization = content_types = None
-    for name, values in headers.getAllRawHeaders():
-        if name == b"Host":
-            hosts = values
-        elif name == b"Authorization":
-            authorization = values
-        elif name == b"Content-Type":
-            content_types = values
-        elif name == b"Origin":
-            origins = values
-    return hosts, origins, authorization, content_types
 
 
 #: The ``Date`` field line and the second it was made in: HTTP dates have one-second
@@ -736,38 +526,8 @@ def _date_field() -> bytes:
     return line
 
 
-def _no_content(request: Request) -> int:
-    """A 204 finished here: Twisted would add ``Content-Length: 0`` (RFC 9110 8.6: must not)."""
-    request.setResponseCode(204)
-    request.finish()
-    return server.NOT_DONE_YET
-
-
-_UNAUTHORIZED = "Missing or wrong token: send 'Authorization: Bearer <token>'"
-
-
-def _unauthorized() -> ErrorResource:
-    return ErrorResource(
-        401,
-        _UNAUTHORIZED,
-        headers={b"WWW-Authenticate": b'Bearer realm="scrapy-webservice"'},
-    )
-
-
-def _declared_public(resource: object) -> bool:
-    """``public = True`` on the resource or its class, read without running a descriptor."""
-    return inspect.getattr_static(resource, "public", False) is True
-
-
 def _says_close(values: Sequence[bytes]) -> bool:
     """Whether these ``Connection`` field lines hold the ``close`` option."""
     return any(
         token.strip().lower() == b"close" for value in values for token in value.split(b",")
     )
-
-
-def _allowed_hosts(config: WebServiceConfig) -> tuple[str, ...]:
-    hosts = list(config.allowed_hosts)
-    if config.host not in ALL_INTERFACES:
-        hosts.append(config.host)
-    return tuple(hosts)
