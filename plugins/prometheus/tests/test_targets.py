@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from scrapy_webservice.server.security import write_discovery_file
+from scrapy_webservice.rpc.discovery import write_discovery_file
 
 from scrapy_webservice_prometheus.targets import GONE_SINCE, targets, with_gone, write_targets
 
