@@ -187,7 +187,9 @@ def webservice(tmp_path: Path) -> Iterator[Callable[..., ServedService]]:
 
     Settings are keyword arguments; ``WEBSERVICE_RESOURCES`` mounts plain
     resource classes without a plugin. A service that cannot start fails the
-    test, unless ``must_start=False`` (to test that it refuses). The
+    test, unless ``must_start=False`` (to test that it refuses). ``front``:
+    ``"twisted"`` or ``"asyncio"`` (the front Scrapy without a reactor gets;
+    parametrize a test over both to know a resource works on each). The
     services stop after the test.
     """
     import pytest_twisted
@@ -195,10 +197,14 @@ def webservice(tmp_path: Path) -> Iterator[Callable[..., ServedService]]:
     started: list[Service] = []
 
     def start(
-        *plugins: object, crawler: Any = None, must_start: bool = True, **settings: Any
+        *plugins: object,
+        crawler: Any = None,
+        must_start: bool = True,
+        front: str | None = None,
+        **settings: Any,
     ) -> ServedService:
         settings.setdefault("WEBSERVICE_DISCOVERY_DIR", str(tmp_path / "discovery"))
-        service = start_service(*plugins, settings=settings, crawler=crawler)
+        service = start_service(*plugins, settings=settings, crawler=crawler, front=front)
         started.append(service)
         if service.url is None and must_start:
             pytest.fail("the web service did not start: see the captured log")
