@@ -14,7 +14,6 @@ import json
 import urllib.parse
 
 import pytest
-import pytest_twisted
 
 from scrapy_webservice.cli import WebServiceClient, find_services
 
@@ -117,55 +116,3 @@ def test_a_reactorless_crawl_runs_to_its_end_with_the_service_checks(fast_shop, 
     assert status == 200
     assert "stats" in json.loads(body)["resources"]
     clean_log(crawl)
-
-
-@pytest.mark.parametrize(
-    ("setting", "value"),
-    [
-        ("WEBSERVICE_UNIX_SOCKET", "ws.sock"),
-        ("WEBSERVICE_TLS_CERTIFICATE", "cert.pem"),
-    ],
-)
-def test_what_the_asyncio_front_lacks_is_refused_at_start(setting, value, tmp_path, caplog):
-    """On the asyncio front (run here on Twisted's asyncio reactor), with one ERROR line."""
-    from scrapy_webservice.testing import start_service
-
-    settings = {setting: str(tmp_path / value)}
-    if setting == "WEBSERVICE_TLS_CERTIFICATE":
-        (tmp_path / "cert.pem").write_text("")
-        (tmp_path / "key.pem").write_text("")
-        settings["WEBSERVICE_TLS_KEY"] = str(tmp_path / "key.pem")
-    with caplog.at_level("ERROR"):
-        service = start_service(settings=settings, front="asyncio")
-    assert service.failed
-    assert service.port is None
-    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert record.getMessage().startswith(f"Web service not started: {setting} needs Twisted's")
-
-
-@pytest.mark.parametrize("front", ["twisted", "asyncio"])
-@pytest_twisted.ensureDeferred
-async def test_a_resource_written_for_twisted_runs_unchanged_on_both_fronts(webservice, front):
-    """test_http's resources (written against the Twisted API), on each front in turn."""
-    from .test_http import RESOURCES
-
-    served = webservice(front=front, WEBSERVICE_RESOURCES=RESOURCES)
-    root = await served.get()
-    assert root.status == 200
-    assert {"plain", "coro", "boom", "missing", "counter"} <= set(root.json["resources"])
-    assert (await served.get("plain")).json == {"when": "2026-01-01", "tags": ["a", "b"]}
-    assert (await served.get("coro")).json == {"coroutine": True}
-    boom = await served.get("boom")
-    assert boom.status == 500
-    assert "secret" not in boom.body.decode()
-    assert (await served.get("missing")).status == 404
-    assert (await served.get("nothing-here")).status == 404
-    added = await served.rpc("counter", "add", [2])
-    assert added.status == 200
-    value = added.json["result"]
-    assert (await served.rpc("counter", "slow_get")).json["result"] == value
-    assert (await served.rpc("counter", "deferred_get")).json["result"] == value
-    assert (await served.get("counter/get")).json == value
-    assert (await served.get("counter/label")).json == "counter"
-    assert (await served.get("counter/_secret")).status == 404
-    assert (await served.get("plain", token=None)).status == 401
