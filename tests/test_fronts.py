@@ -61,3 +61,33 @@ async def test_a_resource_written_for_twisted_runs_unchanged_on_both_fronts(webs
     assert (await served.get("counter/label")).json == "counter"
     assert (await served.get("counter/_secret")).status == 404
     assert (await served.get("plain", token=None)).status == 401
+
+
+@pytest.mark.parametrize("front", ["twisted", "asyncio"])
+@pytest_twisted.ensureDeferred
+async def test_the_checks_answer_alike_on_both_fronts(webservice, front):
+    """Size, content type, Host, Origin and the read-only token: the guard's, on each front."""
+    import json
+
+    from .test_http import RESOURCES
+
+    served = webservice(
+        front=front,
+        WEBSERVICE_RESOURCES=RESOURCES,
+        WEBSERVICE_MAX_REQUEST_SIZE=1000,
+        WEBSERVICE_READONLY_TOKEN="reader",
+    )
+    as_json = {"Content-Type": "application/json"}
+    big = json.dumps({"jsonrpc": "2.0", "method": "get", "params": ["x" * 2000], "id": 1})
+    reply = await served.request("counter", "POST", body=big, headers=as_json)
+    assert reply.status == 413
+    assert "1000" in reply.json["error"]["message"]
+    call = json.dumps({"jsonrpc": "2.0", "method": "get", "id": 1})
+    reply = await served.request("counter", "POST", body=call, headers={"Content-Type": "x/y"})
+    assert reply.status == 415
+    assert (await served.get("plain", headers={"Host": "evil.example"})).status == 403
+    assert (await served.get("plain", headers={"Origin": "http://evil.example"})).status == 403
+    reader = await served.rpc("counter", "add", [1], token="reader")
+    assert reader.json["error"]["code"] == -32003
+    assert (await served.rpc("counter", "get", token="reader")).json["result"] >= 0
+    assert (await served.get("plain")).status == 200  # and it goes on serving

@@ -143,7 +143,7 @@ class AsyncioFront:
             on_write=lambda _, data: chunks.put_nowait(data),
             on_finish=lambda _: chunks.put_nowait(None),
         )
-        exchange.too_large = too_large  # type: ignore[attr-defined]
+        exchange.too_large = too_large
         try:
             resource = self.guard.resource_for(
                 exchange, lambda: getChildForRequest(self.root, exchange)

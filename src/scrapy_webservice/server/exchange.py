@@ -80,6 +80,8 @@ class Exchange:
         self.gone = False
         #: What the service's checks found the token allows (an ``Access``).
         self.webservice_access: Any = None
+        #: The body was over ``WEBSERVICE_MAX_REQUEST_SIZE`` (the checks answer 413).
+        self.too_large = False
         self._on_write = on_write
         self._on_finish = on_finish
         self._finish_waiters: list[Deferred[None]] = []
