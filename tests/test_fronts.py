@@ -10,6 +10,26 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 
+from scrapy_webservice import JsonResource, RawBody
+
+
+class Text(JsonResource):
+    """A non-JSON answer, and dynamic children through ``child()``, as plugins write them."""
+
+    ws_name = "text"
+
+    def __init__(self, crawler, name: str | None = None) -> None:
+        super().__init__(crawler)
+        self.name = name
+
+    def render_GET(self, txrequest):
+        shown = txrequest.args.get(b"shout", [b""])[0]
+        text = f"hello {self.name or 'world'}{'!' if shown else ''}\n"
+        return RawBody(text.encode(), "text/plain; version=0.0.4")
+
+    def child(self, name, txrequest):
+        return Text(self.crawler, name) if self.name is None else None
+
 
 @pytest.mark.parametrize(
     ("setting", "value"),
@@ -91,3 +111,16 @@ async def test_the_checks_answer_alike_on_both_fronts(webservice, front):
     assert reader.json["error"]["code"] == -32003
     assert (await served.rpc("counter", "get", token="reader")).json["result"] >= 0
     assert (await served.get("plain")).status == 200  # and it goes on serving
+
+
+@pytest.mark.parametrize("front", ["twisted", "asyncio"])
+@pytest_twisted.ensureDeferred
+async def test_raw_bodies_children_and_query_strings_on_both_fronts(webservice, front):
+    served = webservice(front=front, WEBSERVICE_RESOURCES={Text: 1})
+    reply = await served.get("text")
+    assert (reply.status, reply.body) == (200, b"hello world\n")
+    assert reply.headers["content-type"] == "text/plain; version=0.0.4"
+    assert reply.headers["cache-control"] == "no-store"
+    assert reply.headers["x-content-type-options"] == "nosniff"
+    assert (await served.get("text/ada?shout=1")).body == b"hello ada!\n"
+    assert (await served.get("text/ada/deeper")).status == 404
