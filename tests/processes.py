@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -25,6 +26,18 @@ def scrapy_ws(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[st
         timeout=timeout,
         check=False,
     )
+
+
+def ok(*args: str) -> str:
+    """``scrapy-ws ARGS``'s output, which must have succeeded quietly."""
+    result = scrapy_ws(*args)
+    assert (result.returncode, result.stderr) == (0, ""), (args, result.stdout)
+    return result.stdout
+
+
+def as_json(*args: str) -> Any:
+    """``scrapy-ws ARGS --json``'s answer, which must have succeeded quietly."""
+    return json.loads(ok(*args, "--json"))
 
 
 Process = WatchedProcess

@@ -28,7 +28,7 @@ from scrapy_webservice.cli.jobs import SLOT_COLUMNS
 from scrapy_webservice.cli.watch import WATCH_COLUMNS, status_lines, watch
 from scrapy_webservice.testing import start_shop
 
-from .processes import BIN, Crawl, scrapy_ws, wait_until
+from .processes import BIN, Crawl, as_json, ok, scrapy_ws, wait_until
 
 SLOT = "127.0.0.1"
 #: Where the service's error messages name the service they come from.
@@ -48,17 +48,6 @@ def start(crawls: list[Any], shop_url: str, tmp_path: Path, **settings: Any) -> 
     crawls.append(crawl)
     crawl.wait_for(r"Web service URL and token written to")
     return crawl
-
-
-def ok(*args: str) -> str:
-    """``scrapy-ws ARGS``'s output, which must have succeeded quietly."""
-    result = scrapy_ws(*args)
-    assert (result.returncode, result.stderr) == (0, ""), (args, result.stdout)
-    return result.stdout
-
-
-def as_json(*args: str) -> Any:
-    return json.loads(ok(*args, "--json"))
 
 
 def failed(code: int, *args: str) -> str:

@@ -17,7 +17,7 @@ import pytest
 
 from scrapy_webservice.cli import WebServiceClient, find_services
 
-from .processes import PRODUCTS, Crawl, count_lines, scrapy_ws, wait_until
+from .processes import PRODUCTS, Crawl, as_json, count_lines, scrapy_ws, wait_until
 
 try:
     from scrapy.utils.reactorless import is_reactorless  # noqa: F401 (Scrapy 2.15+)
@@ -30,12 +30,6 @@ except ImportError:  # pragma: no cover - the oldest Scrapy of noxfile.py
 pytestmark = pytest.mark.integration
 
 REACTORLESS = {"TWISTED_REACTOR_ENABLED": "False"}
-
-
-def as_json(*args: str) -> dict:
-    done = scrapy_ws("--json", *args)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def clean_log(crawl: Crawl) -> None:

@@ -29,7 +29,6 @@ from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.web.http import RESPONSES
 from twisted.web.http_headers import Headers
-from twisted.web.resource import getChildForRequest
 from twisted.web.server import NOT_DONE_YET
 
 from .exchange import Exchange, address
@@ -145,9 +144,7 @@ class AsyncioFront:
         )
         exchange.too_large = too_large
         try:
-            resource = self.guard.resource_for(
-                exchange, lambda: getChildForRequest(self.root, exchange)
-            )
+            resource = self.guard.resource_for(exchange)
             result = resource.render(exchange)
         except Exception:
             logger.exception("Web service: answering %s failed", request.raw_path)

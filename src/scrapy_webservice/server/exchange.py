@@ -68,7 +68,6 @@ class Exchange:
             urllib.parse.unquote_to_bytes(segment) for segment in path[1:].split(b"/")
         ]
         self.requestHeaders = headers
-        self.received_headers = headers  # Twisted's older name
         self.content = BytesIO(body)
         self.client = client
         self.host = host

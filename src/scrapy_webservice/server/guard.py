@@ -12,6 +12,7 @@ reactor.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.web import server
 from twisted.web.http import unquote
 from twisted.web.http_headers import Headers
-from twisted.web.resource import Resource
+from twisted.web.resource import Resource, getChildForRequest
 
 from ..public.resource import ErrorResource, JsonResource, write_error
 from ..public.rpc_resource import JsonRpcResource
@@ -61,8 +62,11 @@ class RequestGuard:
         root: Resource,
         config: WebServiceConfig,
         tokens: TokenChecker,
+        traverse: Callable[[Any], Resource] | None = None,
     ) -> None:
         self.root = root
+        #: The front's walk down the tree (``getChild``): Twisted's site has its own.
+        self.traverse = traverse or functools.partial(getChildForRequest, root)
         self.config = config
         self.tokens = tokens
         self.allowed_hosts = allowed_hosts(config)
@@ -91,11 +95,10 @@ class RequestGuard:
         segment = path.split(b"?", 1)[0][1:].split(b"/", 1)[0]
         return not self._public_segment(unquote(segment))
 
-    def resource_for(self, request: Any, traverse: Callable[[], Resource]) -> Resource:
+    def resource_for(self, request: Any) -> Resource:
         """The resource for ``request``, or the error that answers it.
 
-        ``traverse`` looks the path up (the front's ``getChild`` walk). The
-        checks run in this order, each before any resource code: the
+        The checks run in this order, each before any resource code: the
         ``Host`` field's syntax (400), the ``Host`` name (403), the
         ``Origin`` (403, or a CORS preflight's 204), the body's size (413),
         a single ``Authorization`` field (400), the token (401). Only then
@@ -145,7 +148,7 @@ class RequestGuard:
         if asterisk:
             return Asterisk()
         try:
-            resource = traverse()
+            resource = self.traverse(request)
         except Exception:
             logger.exception(
                 "Web service: looking up %s failed", request.uri.decode("utf-8", "replace")

@@ -448,7 +448,9 @@ class WebServiceSite(Site):
         self._refusals: dict[bool, tuple[bytes, bytes]] = {}
         self.max_request_size = config.max_request_size
         #: The checks every request passes (shared with the asyncio front).
-        self.guard = RequestGuard(root, config, tokens)
+        self.guard = RequestGuard(
+            root, config, tokens, functools.partial(Site.getResourceFor, self)
+        )
         self.noisy = False
 
     def buildProtocol(self, addr: Any) -> Any:
@@ -472,7 +474,7 @@ class WebServiceSite(Site):
 
     def getResourceFor(self, request: Request) -> Resource:
         """The resource for ``request``, or the error that answers it (:class:`.RequestGuard`)."""
-        return self.guard.resource_for(request, lambda: Site.getResourceFor(self, request))
+        return self.guard.resource_for(request)
 
     def refused(self, address: str) -> float:
         """Count a request refused for its token; the seconds its answer waits (penalty)."""
