@@ -31,30 +31,6 @@ class Text(JsonResource):
         return Text(self.crawler, name) if self.name is None else None
 
 
-@pytest.mark.parametrize(
-    ("setting", "value"),
-    [
-        ("WEBSERVICE_UNIX_SOCKET", "ws.sock"),
-        ("WEBSERVICE_TLS_CERTIFICATE", "cert.pem"),
-    ],
-)
-def test_what_the_asyncio_front_lacks_is_refused_at_start(setting, value, tmp_path, caplog):
-    """On the asyncio front (run here on Twisted's asyncio reactor), with one ERROR line."""
-    from scrapy_webservice.testing import start_service
-
-    settings = {setting: str(tmp_path / value)}
-    if setting == "WEBSERVICE_TLS_CERTIFICATE":
-        (tmp_path / "cert.pem").write_text("")
-        (tmp_path / "key.pem").write_text("")
-        settings["WEBSERVICE_TLS_KEY"] = str(tmp_path / "key.pem")
-    with caplog.at_level("ERROR"):
-        service = start_service(settings=settings, front="asyncio")
-    assert service.failed
-    assert service.port is None
-    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert record.getMessage().startswith(f"Web service not started: {setting} needs Twisted's")
-
-
 @pytest.mark.parametrize("front", ["twisted", "asyncio"])
 @pytest_twisted.ensureDeferred
 async def test_a_resource_written_for_twisted_runs_unchanged_on_both_fronts(webservice, front):

@@ -436,7 +436,7 @@ async def test_the_verdict_on_a_host_is_the_same_each_time_and_few_are_kept(serv
     assert statuses(await send(served, ours, theirs, ours, theirs)) == [200, 403, 200, 403]
     many = [request(host=f"evil{i}.example", token=served.token) for i in range(300)]
     assert set(statuses(await send(served, *many))) == {403}
-    assert len(served.service.site.guard._host_verdicts) <= 256
+    assert len(served.service.guard._host_verdicts) <= 256
     assert statuses(await send(served, ours, theirs)) == [200, 403]
 
 

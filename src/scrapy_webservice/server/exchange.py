@@ -81,6 +81,13 @@ class Exchange:
         self.webservice_access: Any = None
         #: The body was over ``WEBSERVICE_MAX_REQUEST_SIZE`` (the checks answer 413).
         self.too_large = False
+        #: Body bytes sent, for the access log (set by the front once answered).
+        self.sentLength = 0
+        #: What ends the connection (``abortConnection``, ``loseConnection``): the front's.
+        self.transport: Any = None
+        self.channel: Any = None
+        #: A streaming resource's producer, paused while the client reads slowly.
+        self.producer: Any = None
         self._on_write = on_write
         self._on_finish = on_finish
         self._finish_waiters: list[Deferred[None]] = []

@@ -92,6 +92,8 @@ class Service:
         )
         self.port: Listening | None = None
         self.site: WebServiceSite | None = None
+        #: The checks every request passes, on whichever front serves (once listening).
+        self.guard: RequestGuard | None = None
         self.root: RootResource | None = None
         #: ``ws_name`` of the mounted resources, in mount order.
         self.mounted: list[str] = []
@@ -221,6 +223,7 @@ class Service:
                 self.port = self._listen_asyncio(self.root)
             else:
                 self.site = WebServiceSite(self.root, self.config, self.tokens, self.limits)
+                self.guard = self.site.guard
                 self.port = self._listen(self.site)
         except (ServiceError, RegistryError) as exc:
             self.failed = True
@@ -289,28 +292,23 @@ class Service:
             raise self._cannot_listen(exc.socketError) from exc
 
     def _listen_asyncio(self, root: RootResource) -> Listening:
-        """Scrapy without a reactor: the asyncio front, behind the same checks."""
-        # Here, not at the top: a crawl on a reactor never loads aiohttp for it.
-        from .asyncio_front import AsyncioFront
+        """Scrapy without a reactor: the asyncio front, behind the same checks and limits."""
+        # Here, not at the top: a crawl on a reactor never loads h11 for it.
+        from .asyncio_front import AsyncioFront, ListenError
 
-        if self.config.unix_socket or self.config.tls_certificate:
-            setting = (
-                "WEBSERVICE_UNIX_SOCKET"
-                if self.config.unix_socket
-                else "WEBSERVICE_TLS_CERTIFICATE"
-            )
-            raise ServiceError(
-                f"{setting} needs Twisted's reactor; without one (TWISTED_REACTOR_ENABLED ="
-                " False) the service listens on TCP only: unset it, or run with a reactor"
-            )
-        front = AsyncioFront(root, RequestGuard(root, self.config, self.tokens), self.config)
-        logger.info(
-            "Web service on asyncio (no reactor): WEBSERVICE_MAX_SHARE and"
-            " WEBSERVICE_MAX_CONNECTIONS are not enforced on this front yet"
+        self.budget = self._new_budget()
+        self.guard = RequestGuard(root, self.config, self.tokens)
+        front = AsyncioFront(
+            root,
+            self.guard,
+            self.config,
+            budget=self.budget,
+            limits=self.limits,
         )
-        ports = self.config.port_range
         try:
-            front.listen(self.config.host, ports)
+            front.listen(self.config.host, self.config.port_range)
+        except ListenError as exc:
+            raise ServiceError(str(exc)) from exc
         except OSError as exc:
             raise self._cannot_listen(exc) from exc
         return front

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,7 +23,7 @@ from twisted.internet.protocol import connectionDone
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from twisted.web import server
-from twisted.web.http import HTTPChannel, datetimeToString, unquote
+from twisted.web.http import HTTPChannel, unquote
 from twisted.web.http_headers import Headers
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
@@ -32,6 +31,7 @@ from twisted.web.server import Request, Site
 from ..adapter import internals as adapter
 from ..public.resource import error_body
 from ..rpc.markers import Access
+from .answers import bad_request, date_field, says_close
 from .budget import client_key
 from .guard import UNAUTHORIZED, RequestGuard
 from .security import (
@@ -49,7 +49,6 @@ __all__ = ["WebServiceChannel", "WebServiceRequest", "WebServiceSite"]
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("scrapy_webservice.access")
 
-_BAD_REQUEST = "Bad request: not valid HTTP/1.1 (request line, header fields or body framing)"
 #: What Twisted's ``Request.process`` sets on every request, written by the channel here.
 _SERVER_FIELD = b"Server: " + server.version + b"\r\n"
 
@@ -233,7 +232,7 @@ class WebServiceChannel(HTTPChannel):
     ) -> None:
         if not self.connected:
             return
-        self.transport.writeSequence((answer[0], _date_field(), answer[1]))
+        self.transport.writeSequence((answer[0], date_field(), answer[1]))
         request.refusal_sent = True
         request.code, request.sentLength = 401, len(answer[1])
         self.site.log(request)  # type: ignore[attr-defined]
@@ -329,7 +328,7 @@ class WebServiceChannel(HTTPChannel):
         for name, values in headers.getAllRawHeaders():
             if name == b"Cache-Control":
                 cache_control = True
-            elif name == b"Connection" and _says_close(values):
+            elif name == b"Connection" and says_close(values):
                 self.persistent = False
             elif name == b"Server":
                 server_field = True
@@ -340,7 +339,7 @@ class WebServiceChannel(HTTPChannel):
         if not server_field:
             head.append(_SERVER_FIELD)
         if not date:
-            head.append(_date_field())
+            head.append(date_field())
         if not cache_control:
             head.append(b"Cache-Control: no-store\r\n")
         head.append(b"X-Content-Type-Options: nosniff\r\n\r\n")
@@ -359,18 +358,8 @@ class WebServiceChannel(HTTPChannel):
         if self._bad_request_answered:
             return
         self._bad_request_answered = True
-        body = error_body(400, message or _BAD_REQUEST)
-        head = [
-            b"HTTP/1.1 400 Bad Request",
-            b"Date: " + datetimeToString(),
-            b"Content-Type: application/json",
-            b"Content-Length: %d" % len(body),
-            b"Cache-Control: no-store",
-            b"X-Content-Type-Options: nosniff",
-            b"Connection: close",
-        ]
         logger.debug("Web service: bad request from %s", self._peer())
-        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        self.transport.write(bad_request(message))
         self.loseConnection()
 
     def lineLengthExceeded(self, line: bytes) -> None:
@@ -511,25 +500,3 @@ class WebServiceSite(Site):
             request.uri.decode("utf-8", "replace"),
             request.code,
         )
-
-
-#: The ``Date`` field line and the second it was made in: HTTP dates have one-second
-#: resolution, and formatting one cost as much as the rest of the head.
-_date_line: tuple[int, bytes] = (-1, b"")
-
-
-def _date_field() -> bytes:
-    global _date_line
-    now = int(time.time())
-    second, line = _date_line
-    if second != now:
-        line = b"Date: " + datetimeToString(now) + b"\r\n"
-        _date_line = (now, line)
-    return line
-
-
-def _says_close(values: Sequence[bytes]) -> bool:
-    """Whether these ``Connection`` field lines hold the ``close`` option."""
-    return any(
-        token.strip().lower() == b"close" for value in values for token in value.split(b",")
-    )
