@@ -6,7 +6,6 @@ never leak between tests or into the real user's directory.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,23 +32,13 @@ def runtime_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     return path
 
 
-#: The HTTP fronts: Twisted Web, and asyncio (what Scrapy without a reactor gets).
-FRONTS = ("twisted", "asyncio")
-
-
-@pytest.fixture(params=FRONTS)
-def front(request: pytest.FixtureRequest) -> str:
-    """Each front in turn: a test that takes it (or ``serve``) runs on both."""
-    return str(request.param)
-
-
 @pytest.fixture
-def serve(webservice: Callable[..., ServedService], front: str) -> Callable[..., ServedService]:
+def serve(webservice: Callable[..., ServedService]) -> Callable[..., ServedService]:
     """A service in this process with the built-ins and the given settings, no plugins.
 
-    On each front in turn (``front``): the HTTP-level tests run on both.
+    On each front in turn (``webservice_front``): the HTTP-level tests run on both.
     """
-    return functools.partial(webservice, front=front)
+    return webservice
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ reactorless mode too; tests/test_reactorless.py runs real crawls in that mode.
 
 from __future__ import annotations
 
-import pytest
 import pytest_twisted
 
 from scrapy_webservice import JsonResource, RawBody
@@ -31,13 +30,12 @@ class Text(JsonResource):
         return Text(self.crawler, name) if self.name is None else None
 
 
-@pytest.mark.parametrize("front", ["twisted", "asyncio"])
 @pytest_twisted.ensureDeferred
-async def test_a_resource_written_for_twisted_runs_unchanged_on_both_fronts(webservice, front):
+async def test_a_resource_written_for_twisted_runs_unchanged_on_both_fronts(webservice):
     """test_http's resources (written against the Twisted API), on each front in turn."""
     from .test_http import RESOURCES
 
-    served = webservice(front=front, WEBSERVICE_RESOURCES=RESOURCES)
+    served = webservice(WEBSERVICE_RESOURCES=RESOURCES)
     root = await served.get()
     assert root.status == 200
     assert {"plain", "coro", "boom", "missing", "counter"} <= set(root.json["resources"])
@@ -59,16 +57,14 @@ async def test_a_resource_written_for_twisted_runs_unchanged_on_both_fronts(webs
     assert (await served.get("plain", token=None)).status == 401
 
 
-@pytest.mark.parametrize("front", ["twisted", "asyncio"])
 @pytest_twisted.ensureDeferred
-async def test_the_checks_answer_alike_on_both_fronts(webservice, front):
+async def test_the_checks_answer_alike_on_both_fronts(webservice):
     """Size, content type, Host, Origin and the read-only token: the guard's, on each front."""
     import json
 
     from .test_http import RESOURCES
 
     served = webservice(
-        front=front,
         WEBSERVICE_RESOURCES=RESOURCES,
         WEBSERVICE_MAX_REQUEST_SIZE=1000,
         WEBSERVICE_READONLY_TOKEN="reader",
@@ -89,10 +85,9 @@ async def test_the_checks_answer_alike_on_both_fronts(webservice, front):
     assert (await served.get("plain")).status == 200  # and it goes on serving
 
 
-@pytest.mark.parametrize("front", ["twisted", "asyncio"])
 @pytest_twisted.ensureDeferred
-async def test_raw_bodies_children_and_query_strings_on_both_fronts(webservice, front):
-    served = webservice(front=front, WEBSERVICE_RESOURCES={Text: 1})
+async def test_raw_bodies_children_and_query_strings_on_both_fronts(webservice):
+    served = webservice(WEBSERVICE_RESOURCES={Text: 1})
     reply = await served.get("text")
     assert (reply.status, reply.body) == (200, b"hello world\n")
     assert reply.headers["content-type"] == "text/plain; version=0.0.4"

@@ -52,6 +52,7 @@ __all__ = [
     "WatchedProcess",
     "http",
     "rpc",
+    "scrapy_has_reactorless_mode",
     "start_service",
     "start_shop",
     "webservice",
@@ -181,16 +182,30 @@ class ServedService:
         return await threads.deferToThread(client.call, path, method, *args, **kwargs)
 
 
+#: The HTTP fronts a service runs on: Twisted Web, and asyncio (Scrapy without a reactor).
+FRONTS = ("twisted", "asyncio")
+
+
+@pytest.fixture(params=FRONTS)
+def webservice_front(request: pytest.FixtureRequest) -> str:
+    """The front ``webservice`` serves on: each in turn, so every test that uses it runs on both.
+
+    A plugin's tests learn that its resources work with and without a
+    reactor without a change; a test that is about one front only passes
+    ``front=`` to ``webservice`` (and runs once per front all the same).
+    """
+    return str(request.param)
+
+
 @pytest.fixture
-def webservice(tmp_path: Path) -> Iterator[Callable[..., ServedService]]:
+def webservice(tmp_path: Path, webservice_front: str) -> Iterator[Callable[..., ServedService]]:
     """Start services with given plugins: ``webservice(my_plugin, WEBSERVICE_DEBUG=True)``.
 
     Settings are keyword arguments; ``WEBSERVICE_RESOURCES`` mounts plain
     resource classes without a plugin. A service that cannot start fails the
-    test, unless ``must_start=False`` (to test that it refuses). ``front``:
-    ``"twisted"`` or ``"asyncio"`` (the front Scrapy without a reactor gets;
-    parametrize a test over both to know a resource works on each). The
-    services stop after the test.
+    test, unless ``must_start=False`` (to test that it refuses). The test
+    runs once per front (``webservice_front``); ``front="twisted"`` or
+    ``"asyncio"`` picks one. The services stop after the test.
     """
     import pytest_twisted
 
@@ -204,7 +219,9 @@ def webservice(tmp_path: Path) -> Iterator[Callable[..., ServedService]]:
         **settings: Any,
     ) -> ServedService:
         settings.setdefault("WEBSERVICE_DISCOVERY_DIR", str(tmp_path / "discovery"))
-        service = start_service(*plugins, settings=settings, crawler=crawler, front=front)
+        service = start_service(
+            *plugins, settings=settings, crawler=crawler, front=front or webservice_front
+        )
         started.append(service)
         if service.url is None and must_start:
             pytest.fail("the web service did not start: see the captured log")
@@ -315,6 +332,13 @@ def start_shop(products: int = 40, delay: float = 0.0) -> tuple[WatchedProcess, 
     return shop, url
 
 
+def scrapy_has_reactorless_mode() -> bool:
+    """Whether this Scrapy can run without a Twisted reactor (2.15 and later)."""
+    import importlib.util
+
+    return importlib.util.find_spec("scrapy.utils.reactorless") is not None
+
+
 _PROJECT_SETTINGS = """\
 SPIDER_MODULES = ["scrapy_webservice.demo.spiders"]
 ADDONS = {{"scrapy_webservice.Addon": 0}}
@@ -336,6 +360,9 @@ def webservice_crawl(tmp_path: Path) -> Iterator[Callable[..., CrawlWithService]
     ``plugins`` are entry-point names (what ``scrapy-ws plugins`` shows).
     The shop answers after ``delay`` seconds so the crawl lasts long enough
     to query; everything started is stopped after the test.
+    ``reactorless=True`` crawls without a Twisted reactor
+    (``TWISTED_REACTOR_ENABLED = False``, the asyncio front); on a Scrapy
+    without that mode (before 2.15) the test is skipped, saying so.
     """
     started: list[WatchedProcess] = []
 
@@ -344,7 +371,12 @@ def webservice_crawl(tmp_path: Path) -> Iterator[Callable[..., CrawlWithService]
         settings: dict[str, Any] | None = None,
         products: int = 40,
         delay: float = 0.3,
+        reactorless: bool = False,
     ) -> CrawlWithService:
+        if reactorless:
+            if not scrapy_has_reactorless_mode():
+                pytest.skip("Scrapy before 2.15 has no reactorless mode (TWISTED_REACTOR_ENABLED)")
+            settings = {"TWISTED_REACTOR_ENABLED": "False", **(settings or {})}
         project = tmp_path / f"project{len(started)}"
         project.mkdir()
         discovery = project / "discovery"

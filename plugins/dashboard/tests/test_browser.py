@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
@@ -296,8 +297,11 @@ def assert_clean_console(driver) -> None:
     assert not [e for e in logs if e["level"] == "SEVERE"], logs
 
 
-def test_slots_table_tuning_and_enqueue(browser, webservice_crawl, artifacts):
-    crawl = webservice_crawl(plugins=["dashboard"], products=3000, delay=0.3)
+@pytest.mark.parametrize("reactorless", [False, True], ids=["reactor", "reactorless"])
+def test_slots_table_tuning_and_enqueue(browser, webservice_crawl, artifacts, reactorless):
+    crawl = webservice_crawl(
+        plugins=["dashboard"], products=3000, delay=0.3, reactorless=reactorless
+    )
     client = crawl.client
     driver = browser(1280, 1000)
     driver.get(f"{client.url}dashboard#token={client.token}")

@@ -52,8 +52,11 @@ async def wait_for_tool(session, name, arguments, condition, what, timeout=30.0)
     raise AssertionError(f"{what}: not seen within {timeout} s; last answer: {result!r}")
 
 
-async def test_full_token_reads_pauses_resumes_and_stops_a_crawl(webservice_crawl, mcp_server):
-    crawl = webservice_crawl(products=600, delay=0.3)
+@pytest.mark.parametrize("reactorless", [False, True], ids=["reactor", "reactorless"])
+async def test_full_token_reads_pauses_resumes_and_stops_a_crawl(
+    webservice_crawl, mcp_server, reactorless
+):
+    crawl = webservice_crawl(products=600, delay=0.3, reactorless=reactorless)
     with anyio.fail_after(TEST_TIMEOUT):
         client = await started(crawl)
         async with mcp_server("--url", client.url, f"--token={client.token}", "mcp") as session:

@@ -106,14 +106,16 @@ def wait_for(what: str, condition, timeout: float = 60) -> Any:
     raise AssertionError(f"{what}: not seen within {timeout} s (last error: {last_error})")
 
 
+@pytest.mark.parametrize("reactorless", [False, True], ids=["reactor", "reactorless"])
 def test_prometheus_scrapes_the_crawl_and_a_wrong_token_is_down(
-    prometheus_binary, webservice_crawl, tmp_path: Path
+    prometheus_binary, webservice_crawl, tmp_path: Path, reactorless: bool
 ):
     crawl = webservice_crawl(
         plugins=["prometheus"],
         settings={"WEBSERVICE_READONLY_TOKEN": TOKEN},
         products=400,
         delay=0.3,
+        reactorless=reactorless,
     )
     client = crawl.client
     targets_file = tmp_path / "targets.json"

@@ -173,6 +173,11 @@ class AsyncioFront:
     def _connection(self) -> HTTPConnection:
         return HTTPConnection(self)
 
+    @property
+    def connected(self) -> bool:
+        """Whether it listens (Twisted's ports have the same attribute)."""
+        return self.listening is not None or self.serving is not None
+
     def getHost(self) -> IPv4Address | IPv6Address | UNIXAddress | None:
         """Where it listens (the name of Twisted's listening ports, which the service reads)."""
         return self.address
