@@ -425,6 +425,7 @@ FRONTS = {
     "scrapy_webservice.server.site",
     "scrapy_webservice.server.metered",
     "scrapy_webservice.server.asyncio_front",
+    "scrapy_webservice.server.asyncio_connection",
     "scrapy_webservice.server.exchange",
 }
 
