@@ -20,7 +20,11 @@ imports and objects add) and at its peak (``ru_maxrss``), and the CPU time
 per page.
 Goals: on and polled >= 0.98x off; RSS added < 5 MiB.
 
-    python benchmarks/crawl_overhead.py [--rounds 7] [--products 2000]
+    python benchmarks/crawl_overhead.py [--rounds 7] [--products 2000] [--reactorless]
+
+``--reactorless`` runs every crawl without a Twisted reactor
+(``TWISTED_REACTOR_ENABLED=False``, Scrapy 2.15 and later), so that the
+service serves on its asyncio front: the same goals, in that mode.
 
 Plugins installed in the environment are not loaded
 (``WEBSERVICE_PLUGINS_AUTOLOAD=False``): this is the core service's cost;
@@ -63,6 +67,8 @@ POLL_INTERVAL = 0.1
 TOKEN = "bench-token-0123456789abcdef"  # noqa: S105 - a local benchmark's token
 PROJECT = ROOT / "tests" / "project"
 CONFIGS = ("off", "on, idle", "on, polled")
+#: Settings every crawl of this run gets (``--reactorless`` adds Scrapy's mode).
+MODE_SETTINGS: dict[str, Any] = {}
 RATES_CALL = json.dumps({"jsonrpc": "2.0", "method": "get_rates", "id": 1})
 
 
@@ -155,6 +161,7 @@ def crawl(
         "WEBSERVICE_TOKEN": TOKEN,
         "WEBSERVICE_DISCOVERY_DIR": str(discovery),
         "WEBSERVICE_PLUGINS_AUTOLOAD": False,
+        **MODE_SETTINGS,
     }
     python = [sys.executable]
     if profile is not None:
@@ -297,6 +304,7 @@ def summarize(rounds: list[dict[str, Any]], args: argparse.Namespace) -> dict[st
             "pages": rounds[0]["off"]["pages"],
             "concurrent_requests": 16,
             "poll_interval_seconds": POLL_INTERVAL,
+            "reactorless": bool(MODE_SETTINGS),
         },
         "configs": configs,
         "ratios": ratios,
@@ -355,7 +363,17 @@ def main() -> None:
     add_profile_options(
         parser, CONFIGS, "profile the idle and polled crawls if the throughput goal was missed"
     )
+    parser.add_argument(
+        "--reactorless",
+        action="store_true",
+        help="crawl without a Twisted reactor (TWISTED_REACTOR_ENABLED=False, Scrapy 2.15+):"
+        " the service on its asyncio front; results in crawl_overhead_reactorless.json",
+    )
     args = parser.parse_args()
+    if args.reactorless:
+        global NAME
+        NAME = "crawl_overhead_reactorless"
+        MODE_SETTINGS["TWISTED_REACTOR_ENABLED"] = False
     started = time.monotonic()
     shop, shop_url = start_shop(args.products)
     rounds: list[dict[str, Any]] = []

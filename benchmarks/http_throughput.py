@@ -1,6 +1,6 @@
 """Server CPU time per request of the service's stats, against the least a handler does.
 
-Four server processes on 127.0.0.1, each with the asyncio reactor
+Five server processes on 127.0.0.1, each with the asyncio reactor
 (``AsyncioSelectorReactor``) and the same 44-key Scrapy stats dict:
 
 - **crawl**: a real crawl (an idle spider kept open) with the web service
@@ -22,7 +22,11 @@ Four server processes on 127.0.0.1, each with the asyncio reactor
   ``service POST, bounded`` and ``service GET, bounded``: shown, not goals.
   Held, the service answers in bursts after pauses (caches cold, fewer
   requests per turn of the loop), so a request costs more there; the bound
-  caps the total, which is what protects the crawl.
+  caps the total, which is what protects the crawl;
+- **asyncio**: the same crawl with the service on the asyncio front (h11,
+  the front of Scrapy without a reactor), unbounded as **crawl**, for the
+  rows ``service POST, asyncio`` and ``service GET, asyncio`` and their
+  ratios to the Twisted front's rows and to the baselines: shown, not goals.
 
 ``wrk`` (one thread, 10 keep-alive connections) drives one target at a
 time, rounds rotating the order; the servers are pinned to core 0 and wrk
@@ -105,6 +109,17 @@ TARGETS: dict[str, tuple[str, str]] = {
     # bound's business (bursts after pauses, with cold caches), not the path's.
     "service POST, bounded": ("bounded", "as service POST, the share bounded as by default"),
     "service GET, bounded": ("bounded", "as service GET, the share bounded as by default"),
+    # The asyncio front (Scrapy without a reactor), unbounded as "crawl": shown, with its
+    # ratio to the Twisted front's rows and to the same baselines.
+    "service POST, asyncio": ("asyncio", "as service POST, on the asyncio front (h11)"),
+    "service GET, asyncio": ("asyncio", "as service GET, on the asyncio front (h11)"),
+}
+#: shown, not goals: (target, baseline) of the asyncio front's rows
+FRONT_RATIOS: dict[str, tuple[str, str]] = {
+    "asyncio POST vs Twisted POST": ("service POST, asyncio", "service POST"),
+    "asyncio GET vs Twisted GET": ("service GET, asyncio", "service GET"),
+    "asyncio POST vs minimal JSON-RPC": ("service POST, asyncio", "minimal RPC POST"),
+    "asyncio GET vs bare GET": ("service GET, asyncio", "bare GET"),
 }
 #: goal: (target, baseline, most our CPU per request may be, over the baseline's)
 GOALS: dict[str, tuple[str, str, float]] = {
@@ -120,7 +135,7 @@ GOALS: dict[str, tuple[str, str, float]] = {
         GOAL_VS_REMOTE_CONTROL,
     ),
 }
-SERVERS = ("crawl", "bounded", "rpc", "bare")
+SERVERS = ("crawl", "bounded", "asyncio", "rpc", "bare")
 
 POST_LUA = """\
 wrk.method = "POST"
@@ -282,12 +297,21 @@ def serve_rpc(tmp: Path) -> dict[str, Any]:
     return {"minimal RPC POST": _listen(rpc_site()) + "stats"}
 
 
-async def serve_crawl(tmp: Path, bounded: bool = False) -> dict[str, Any]:
+async def serve_crawl(
+    tmp: Path, bounded: bool = False, front: str | None = None
+) -> dict[str, Any]:
     """A crawl with the web service and RemoteControl, its stats set to the realistic dict.
 
     ``bounded``: the service's share of the reactor bounded as by default
     (``WEBSERVICE_MAX_SHARE``); otherwise unbounded, its work still timed.
+    ``front="asyncio"``: the service on the front Scrapy without a reactor
+    gets, here on the asyncio reactor's loop (the same asyncio loop), so
+    that both fronts run the same crawl in the same kind of process.
     """
+    if front == "asyncio":
+        from scrapy_webservice.server import service as service_module
+
+        service_module.is_reactorless = lambda: True  # what picks the front
     import scrapy
     from scrapy import signals
     from scrapy.crawler import CrawlerRunner
@@ -398,6 +422,9 @@ def serve(kind: str, ready: Path, profile_to: Path) -> None:
             elif kind == "bounded":
                 urls = await serve_crawl(Path(tmp), bounded=True)
                 urls = {f"{k}, bounded": v for k, v in urls.items() if k.startswith("service")}
+            elif kind == "asyncio":
+                urls = await serve_crawl(Path(tmp), front="asyncio")
+                urls = {f"{k}, asyncio": v for k, v in urls.items() if k.startswith("service")}
             else:
                 urls = {"bare": serve_bare, "rpc": serve_rpc}[kind](Path(tmp))
             part = ready.with_suffix(".part")
@@ -576,7 +603,7 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             for target in order:
                 row[target] = one(target, args.seconds)
                 print(
-                    f"round {i + 1}: {target:<18} {row[target]['rps']:>8.0f} req/s"
+                    f"round {i + 1}: {target:<22} {row[target]['rps']:>8.0f} req/s"
                     f"  p50 {row[target]['latency_ms']['p50']:.2f} ms"
                     f"  p99 {row[target]['latency_ms']['p99']:.2f} ms"
                     f"  {row[target]['cpu_us_per_request']:.0f} us CPU/req",
@@ -655,7 +682,16 @@ def summarize(raw: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
             "met": ratio <= most,
             "rps_ratio": median(r[target]["rps"] / r[baseline]["rps"] for r in rounds),
         }
+    fronts = {
+        name: {
+            "target": target,
+            "baseline": baseline,
+            "cpu_ratio": _cost_ratio(rounds, target, baseline),
+        }
+        for name, (target, baseline) in FRONT_RATIOS.items()
+    }
     return {
+        "fronts": fronts,
         "settings": {
             "rounds": args.rounds,
             "seconds": args.seconds,
@@ -677,7 +713,13 @@ def plot(result: dict[str, Any], machine_info: str) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5))
     targets = result["targets"]
     names = list(TARGETS)
-    colors = {"crawl": "#1f77b4", "bounded": "#9ecae1", "rpc": "#888888", "bare": "#aaaaaa"}
+    colors = {
+        "crawl": "#1f77b4",
+        "bounded": "#9ecae1",
+        "asyncio": "#2ca02c",
+        "rpc": "#888888",
+        "bare": "#aaaaaa",
+    }
     shades = [colors[targets[n]["server"]] for n in names]
     shades[names.index("RemoteControl POST")] = "#ff7f0e"
     bars = left.bar(names, [targets[n]["cpu_us_per_request"] for n in names], color=shades)
@@ -716,10 +758,10 @@ def plot(result: dict[str, Any], machine_info: str) -> None:
 
 
 def report(result: dict[str, Any]) -> None:
-    print(f"{'target':<19} {'CPU us/req':>10} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}  server")
+    print(f"{'target':<22} {'CPU us/req':>10} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}  server")
     for name, row in result["targets"].items():
         print(
-            f"{name:<19} {row['cpu_us_per_request']:>10.0f} {row['rps']:>8.0f}"
+            f"{name:<22} {row['cpu_us_per_request']:>10.0f} {row['rps']:>8.0f}"
             f" {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f}  {row['server']}"
         )
     idle = ", ".join(f"{k} {v:.1f}" for k, v in result["idle_cpu_ms_per_s"].items())
@@ -730,6 +772,8 @@ def report(result: dict[str, Any]) -> None:
             f"{goal}: CPU/req {g['target']} / {g['baseline']} = {g['cpu_ratio']:.3f}"
             f" (goal <= {g['max']:.3f}): {state}   [req/s ratio {g['rps_ratio']:.2f}]"
         )
+    for name, f in result["fronts"].items():
+        print(f"{name}: CPU/req {f['cpu_ratio']:.3f} (shown, not a goal)")
     if result["settings"]["rounds"] < MIN_ROUNDS:
         print(f"(fewer than {MIN_ROUNDS} rounds: indicative only)")
 

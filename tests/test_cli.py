@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest_twisted
 from twisted.internet import threads
 
-from scrapy_webservice.cli import commands as cli
+from scrapy_webservice.cli import commands, program
 
 from .conftest import free_port_holder
 from .processes import BIN, scrapy_ws
@@ -59,7 +59,7 @@ async def test_flags_environment_and_json_output(serve, capsys, monkeypatch):
     served = serve(WEBSERVICE_DISCOVERY_DIR=None)  # the per-user directory of this test
 
     async def main(*argv: str) -> tuple[int, str, str]:
-        code = await threads.deferToThread(cli.main, list(argv))
+        code = await threads.deferToThread(program.main, list(argv))
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -118,7 +118,7 @@ def test_shell_completion_completes_commands():
 
 
 def test_global_options_work_after_the_command():
-    parse = cli.build_parser().parse_args
+    parse = program.build_parser().parse_args
     args = parse(["resume", "demo", "--pid", "42"])
     assert (args.command, args.spider, args.pid) == ("resume", "demo", 42)
     args = parse(["status", "--json"])
@@ -140,16 +140,16 @@ def test_global_options_work_after_the_command():
 
 def test_scrapy_ws_pid_environment(monkeypatch):
     monkeypatch.setenv("SCRAPY_WS_PID", "4242")
-    assert cli.build_parser().parse_args(["token"]).pid == 4242
-    assert cli.build_parser().parse_args(["token", "--pid", "7"]).pid == 7
+    assert program.build_parser().parse_args(["token"]).pid == 4242
+    assert program.build_parser().parse_args(["token", "--pid", "7"]).pid == 7
 
 
 def test_global_options_after_a_plugin_command_are_taken_up_to_a_double_dash():
     args = argparse.Namespace(url=None, json=False, timeout=3.0, pid=None)  # "--timeout 3 mcp"
-    argv = cli.split_plugin_argv(["--read-only", "--url", "http://h:1", "--json", "x"], args)
+    argv = program.split_plugin_argv(["--read-only", "--url", "http://h:1", "--json", "x"], args)
     assert argv == ["--read-only", "x"]
     assert (args.url, args.json, args.timeout) == ("http://h:1", True, 3.0)
-    argv = cli.split_plugin_argv(["--pid", "9", "--", "--json", "-p", "1"], args)
+    argv = program.split_plugin_argv(["--pid", "9", "--", "--json", "-p", "1"], args)
     assert (argv, args.pid) == (["--", "--json", "-p", "1"], 9)
 
 
@@ -159,19 +159,19 @@ def test_one_exit_code_table_in_help_and_docs():
     section = text.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     for code, meaning in re.findall(r"^\| `(\d+)` \| (.+?) \|$", section, re.MULTILINE):
         documented[int(code)] = meaning
-    assert documented == cli.EXIT_CODES
+    assert documented == commands.EXIT_CODES
     help_text = " ".join(scrapy_ws("--help").stdout.split())
-    for code, meaning in cli.EXIT_CODES.items():
+    for code, meaning in commands.EXIT_CODES.items():
         assert f"{code} {meaning}" in help_text
 
 
 def test_a_reader_that_closes_the_pipe_gets_no_traceback():
     # scrapy-ws's own output exits 141. argparse's --help swallows the error
     # on newer Pythons (exit 0); on 3.10 the error reaches scrapy-ws (141).
-    argparse_help = {0, cli.EXIT_BROKEN_PIPE}
+    argparse_help = {0, commands.EXIT_BROKEN_PIPE}
     for args, codes in (
-        (["help"], {cli.EXIT_BROKEN_PIPE}),
-        (["completion", "bash"], {cli.EXIT_BROKEN_PIPE}),
+        (["help"], {commands.EXIT_BROKEN_PIPE}),
+        (["completion", "bash"], {commands.EXIT_BROKEN_PIPE}),
         (["--help"], argparse_help),
         (["status", "--help"], argparse_help),
     ):
@@ -210,11 +210,13 @@ async def test_get_prints_a_text_resource_as_it_is(serve, capsys):
 
     served = serve(WEBSERVICE_RESOURCES={Text: 1})
     code = await threads.deferToThread(
-        cli.main, ["get", "text", "--url", served.url, "--token", served.token]
+        program.main, ["get", "text", "--url", served.url, "--token", served.token]
     )
     out, err = capsys.readouterr()
     assert (code, out, err) == (0, "# not json\nvalue 1\n", "")
-    code = await threads.deferToThread(cli.main, ["get", "health", "--url", served.url, "--json"])
+    code = await threads.deferToThread(
+        program.main, ["get", "health", "--url", served.url, "--json"]
+    )
     out, err = capsys.readouterr()
     assert (code, json.loads(out)) == (0, {"status": "ok", "pid": os.getpid()})
 
@@ -226,7 +228,7 @@ async def test_the_token_from_a_file(serve, capsys, tmp_path):
     token_file.write_text(f"\n  {served.token}\n")
 
     async def main(*argv: str) -> tuple[int, str, str]:
-        code = await threads.deferToThread(cli.main, list(argv))
+        code = await threads.deferToThread(program.main, list(argv))
         out, err = capsys.readouterr()
         return code, out, err
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from scrapy_webservice.cli import commands as cli
+from scrapy_webservice.cli import program
 from scrapy_webservice.cli.client import WebServiceClient
 from scrapy_webservice.cli.jobs import SLOT_COLUMNS
 from scrapy_webservice.cli.watch import WATCH_COLUMNS, status_lines, watch
@@ -438,7 +438,7 @@ def test_watch_columns_of_a_tuned_downloader():
 
 
 def test_new_commands_parse_with_global_options_anywhere():
-    parse = cli.build_parser().parse_args
+    parse = program.build_parser().parse_args
     args = parse(["slots", "demo", "--json", "--pid", "4"])
     assert (args.command, args.spider, args.json, args.pid) == ("slots", "demo", True, 4)
     args = parse(["--json", "tune", "demo", "--delay", "0.5", "--slot", "a.example"])

@@ -56,7 +56,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 
-from scrapy_webservice.cli import commands as cli
+from scrapy_webservice.cli import commands, program
 from scrapy_webservice.public import hookspecs
 from scrapy_webservice.public.settings import DEFAULTS, SETTINGS, markdown_table
 
@@ -361,7 +361,7 @@ def command_lines() -> list[tuple[Block, list[str]]]:
     ("block", "args"), command_lines(), ids=lambda x: x.where if isinstance(x, Block) else None
 )
 def test_scrapy_ws_command_line_parses(block, args):
-    parser = cli.build_parser()
+    parser = program.build_parser()
     try:
         parsed = parser.parse_args(args)
     except SystemExit as exc:
@@ -374,8 +374,10 @@ def test_exit_codes_table_is_the_clis():
     section = text[text.index("## Exit codes") :]
     section = section[: section.index("\n## ", 1)]
     documented = {int(code) for code in re.findall(r"^\| `(\d+)` \|", section, re.M)}
-    constants = {v for k, v in vars(cli).items() if k.startswith("EXIT_") and isinstance(v, int)}
-    assert documented == constants == set(cli.EXIT_CODES)
+    constants = {
+        v for k, v in vars(commands).items() if k.startswith("EXIT_") and isinstance(v, int)
+    }
+    assert documented == constants == set(commands.EXIT_CODES)
 
 
 # -- HTTP exchanges -----------------------------------------------------------------------

@@ -275,9 +275,9 @@ LAYERS: dict[str, set[str]] = {
 #: runs a demo crawl: the two commands that run the service's own code in
 #: the command's process, each importing it inside the command.
 CLI_RUNS_THE_SERVICE = {
-    ("scrapy_webservice.cli.commands", "scrapy_webservice.server.plugins"),
-    ("scrapy_webservice.cli.commands", "scrapy_webservice.public.settings"),
-    ("scrapy_webservice.cli.commands", "scrapy_webservice.demo.run"),
+    ("scrapy_webservice.cli.program", "scrapy_webservice.server.plugins"),
+    ("scrapy_webservice.cli.program", "scrapy_webservice.public.settings"),
+    ("scrapy_webservice.cli.program", "scrapy_webservice.demo.run"),
 }
 
 
@@ -408,7 +408,7 @@ def test_the_graph_checks_find_what_they_look_for():
     # Relative, function-local and TYPE_CHECKING imports are all seen.
     assert "scrapy_webservice.public.api" in graph["scrapy_webservice.server.service"]
     assert "scrapy_webservice.public.rpc_resource" in graph["scrapy_webservice.resources.stats"]
-    assert "scrapy_webservice.demo.run" in graph["scrapy_webservice.cli.commands"]
+    assert "scrapy_webservice.demo.run" in graph["scrapy_webservice.cli.program"]
 
 
 # -- the fronts: the core imports neither the reactor nor a front ----------------------------

@@ -33,7 +33,7 @@ _EXPORTS: dict[str, str] = {
     "get_json": "client",
     "iter_events": "client",
     "jsonrpc_client_call": "client",
-    "main": "commands",
+    "main": "program",
     "read_token_option": "client",
 }
 
@@ -91,5 +91,5 @@ if TYPE_CHECKING:
         jsonrpc_client_call,
         read_token_option,
     )
-    from .commands import main
+    from .program import main
     from .targets import fleet_from_options
