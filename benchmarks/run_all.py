@@ -30,9 +30,12 @@ BENCHMARKS: dict[str, list[str]] = {
     "stats_scaling": [],
     "http_throughput": ["--rounds", "9", "--profile-missed"],  # noisy on shared cores: more rounds
     "crawl_overhead": ["--profile-missed"],
+    "crawl_overhead_reactorless": ["--reactorless", "--profile-missed"],
     "flood": [],  # the longest: 10 configurations x 3 rounds of a 10,000-page crawl
     "stall_watchdog": ["--rounds", "5"],  # 3 configurations x 5 rounds of the same crawl
 }
+#: The script of a benchmark whose name is not its script's (the same script, other options).
+SCRIPTS = {"crawl_overhead_reactorless": "crawl_overhead"}
 
 
 def run(names: list[str]) -> dict[str, float]:
@@ -40,7 +43,7 @@ def run(names: list[str]) -> dict[str, float]:
     for name in names:
         print(f"== {name}", flush=True)
         started = time.monotonic()
-        script = HERE / f"{name}.py"
+        script = HERE / f"{SCRIPTS.get(name, name)}.py"
         subprocess.run([sys.executable, str(script), *BENCHMARKS[name]], check=True)
         seconds[name] = round(time.monotonic() - started, 1)
         print(f"== {name}: {seconds[name]:.0f} s", flush=True)
@@ -69,12 +72,26 @@ def summary(results: dict[str, dict[str, Any]]) -> list[str]:
                     g["met"],
                 )
             )
-    crawl = results.get("crawl_overhead")
-    if crawl:
+        fronts = http.get("fronts", {})
+        if fronts:
+            post = fronts["asyncio POST vs Twisted POST"]["cpu_ratio"]
+            get = fronts["asyncio GET vs Twisted GET"]["cpu_ratio"]
+            lines.append(
+                _goal_row(
+                    "1. the asyncio front / the Twisted front: server CPU per request",
+                    f"POST {post:.2f}x, GET {get:.2f}x",
+                    "shown",
+                    None,
+                )
+            )
+    for key, mode in (("crawl_overhead", ""), ("crawl_overhead_reactorless", ", no reactor")):
+        crawl = results.get(key)
+        if not crawl:
+            continue
         goals, ratios = crawl["goals"], crawl["ratios"]
         lines.append(
             _goal_row(
-                "2. crawl pages/s: service on and polled 10/s / off",
+                f"2. crawl pages/s: service on and polled 10/s / off{mode}",
                 f"{ratios['polled_vs_off']:.3f}x (idle: {ratios['idle_vs_off']:.3f}x;"
                 f" CPU: {crawl['cpu_ratios']['polled_vs_off']:.3f}x)",
                 f">= {goals['polled_vs_off']['min']}x",
@@ -84,7 +101,7 @@ def summary(results: dict[str, dict[str, Any]]) -> list[str]:
         added = crawl["rss_added_mib"]
         lines.append(
             _goal_row(
-                "2. RSS added by the service, polled: once running / at the peak",
+                f"2. RSS added by the service, polled: once running / at the peak{mode}",
                 f"{added['polled_start']:+.1f} / {added['polled_peak']:+.1f} MiB",
                 f"< {goals['rss_added_mib']['max']:.0f} MiB",
                 goals["rss_added_mib"]["met"],
@@ -171,6 +188,14 @@ def http_section(r: dict[str, Any]) -> list[str]:
             f"| {name}: {g['target']} / {g['baseline']} | {g['cpu_ratio']:.3f}x |"
             f" <= {g['max']:.3f}x | {g['rps_ratio']:.2f}x | {'PASS' if g['met'] else 'MISS'} |"
         )
+    if r.get("fronts"):
+        lines += [
+            "",
+            "| the asyncio front (shown, not a goal) | CPU per request |",
+            "| --- | ---: |",
+        ]
+        for name, f in r["fronts"].items():
+            lines.append(f"| {name}: {f['target']} / {f['baseline']} | {f['cpu_ratio']:.3f}x |")
     lines += ["", "![HTTP throughput](results/http_throughput.png)"]
     return lines
 
@@ -179,8 +204,12 @@ def crawl_section(r: dict[str, Any]) -> list[str]:
     s = r["settings"]
     configs = r["configs"]
     off = configs["off"]
+    reactorless = s.get("reactorless", False)
+    title = "### 2. A crawl with the service off, on, polled"
+    if reactorless:
+        title += ", without a reactor (`TWISTED_REACTOR_ENABLED=False`: the asyncio front)"
     lines = [
-        "### 2. A crawl with the service off, on, polled",
+        title,
         "",
         f"{s['pages']} pages of the demo shop, 16 concurrent requests, {s['rounds']} rounds;"
         " pages/s from the first to the last response; RSS once running (at the first"
@@ -203,7 +232,8 @@ def crawl_section(r: dict[str, Any]) -> list[str]:
             f" {c['rss_start_mib'] - off['rss_start_mib']:+.1f} /"
             f" {c['rss_mib'] - off['rss_mib']:+.1f} |"
         )
-    lines += ["", "![Crawl overhead](results/crawl_overhead.png)"]
+    plot = "crawl_overhead_reactorless" if reactorless else "crawl_overhead"
+    lines += ["", f"![Crawl overhead](results/{plot}.png)"]
     return lines
 
 
@@ -314,6 +344,7 @@ def table(results: dict[str, dict[str, Any]], run_info: dict[str, Any] | None) -
     sections = {
         "http_throughput": http_section,
         "crawl_overhead": crawl_section,
+        "crawl_overhead_reactorless": crawl_section,
         "plugin_startup": plugins_section,
         "stats_scaling": scaling_section,
         "flood": flood_section,
