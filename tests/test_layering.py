@@ -424,6 +424,7 @@ MAY_IMPORT_THE_REACTOR = {
 FRONTS = {
     "scrapy_webservice.server.site",
     "scrapy_webservice.server.metered",
+    "scrapy_webservice.server.twisted_front",
     "scrapy_webservice.server.asyncio_front",
     "scrapy_webservice.server.asyncio_connection",
     "scrapy_webservice.server.exchange",

@@ -36,6 +36,7 @@ from twisted.web.http import combinedLogFormatter, datetimeToLogString
 
 from .asyncio_connection import HTTPConnection
 from .exchange import Exchange, address
+from .listening import ListenError, port_candidates
 
 if TYPE_CHECKING:
     from twisted.web.resource import Resource
@@ -44,14 +45,10 @@ if TYPE_CHECKING:
     from .budget import AddressLimits, ReactorBudget
     from .guard import RequestGuard
 
-__all__ = ["AsyncioFront", "ListenError"]
+__all__ = ["AsyncioFront"]
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("scrapy_webservice.access")
-
-
-class ListenError(Exception):
-    """The front cannot listen where the settings say (the message says why)."""
 
 
 class AsyncioFront:
@@ -212,7 +209,7 @@ class AsyncioFront:
 
 
 def _bind_tcp(host: str, portrange: list[int]) -> socket.socket:
-    candidates = [0] if not portrange else list(range(portrange[0], portrange[-1] + 1))
+    candidates = port_candidates(portrange)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for number in candidates:
         try:

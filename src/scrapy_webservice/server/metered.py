@@ -19,6 +19,7 @@ from twisted.internet import error as twisted_error
 from twisted.internet import tcp, unix
 
 from .budget import AddressLimits, ReactorBudget, client_key
+from .listening import port_candidates
 
 __all__ = ["MeteredTCPPort", "listen_tcp", "listen_unix"]
 
@@ -147,7 +148,7 @@ def listen_tcp(
     """
     from twisted.internet import reactor
 
-    candidates = [0] if not portrange else list(range(portrange[0], portrange[-1] + 1))
+    candidates = port_candidates(portrange)
     for number in candidates:
         port = MeteredTCPPort(number, factory, limits.max_connections, host, reactor)
         port.budget, port.limits = budget, limits

@@ -13,10 +13,7 @@ import logging
 import time
 import urllib.parse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
-
-from twisted.internet import error as twisted_error
-from twisted.protocols.tls import TLSMemoryBIOFactory
+from typing import TYPE_CHECKING, Any, cast
 
 from ..adapter import consoles
 from ..adapter import internals as adapter
@@ -29,9 +26,10 @@ from ..public.resource import RootResource
 from ..rpc.discovery import default_discovery_dir, remove_discovery_file, write_discovery_file
 from ..rpc.encoding import WebServiceJSONEncoder, dumps, strict_encoder
 from ..rpc.secret import Secret
-from . import metered
+from . import twisted_front
 from .budget import AddressLimits, ReactorBudget
 from .guard import RequestGuard
+from .listening import ListenError, Listening, cannot_listen
 from .plugins import Plugins
 from .registry import RegistryError, build_resources
 from .security import TokenChecker, generate_token
@@ -42,17 +40,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from twisted.internet.address import IPv4Address, IPv6Address
     from twisted.internet.defer import Deferred
-    from twisted.internet.interfaces import IListeningPort
 
     from ..public.settings import WebServiceConfig
-
-
-class Listening(Protocol):
-    """What the service uses of where it listens: a Twisted port, or the asyncio front."""
-
-    def getHost(self) -> Any: ...
-
-    def stopListening(self) -> Any: ...
 
 
 __all__ = ["Service", "ServiceError", "current_service", "process_service"]
@@ -219,13 +208,8 @@ class Service:
         try:
             self._check_safe()
             self.root = self.build_root(crawler)
-            if self.front == "asyncio" or (self.front is None and is_reactorless()):
-                self.port = self._listen_asyncio(self.root)
-            else:
-                self.site = WebServiceSite(self.root, self.config, self.tokens, self.limits)
-                self.guard = self.site.guard
-                self.port = self._listen(self.site)
-        except (ServiceError, RegistryError) as exc:
+            self.port = self._listen(self.root)
+        except (ServiceError, RegistryError, ListenError) as exc:
             self.failed = True
             logger.error("Web service not started: %s", exc, extra={"crawler": crawler})
             consoles.log_still_off(crawler.settings, crawler)
@@ -277,80 +261,23 @@ class Service:
 
         return ReactorBudget(self.config.max_share, crawl_clock().callLater, on_shedding=shedding)
 
-    def _listen(self, site: WebServiceSite) -> IListeningPort:
+    def _listen(self, root: RootResource) -> Listening:
+        """Listen on the front of the crawl's loop: Twisted Web, or asyncio without a reactor."""
         self.budget = budget = self._new_budget()
-        site.budget = budget
-        if self.config.unix_socket:
-            return self._listen_unix(site, self.config.unix_socket)
-        factory: Any = site
-        if self.config.tls_certificate:
-            factory = _TLSFactory(self._tls_options(site), False, site)
-        ports = self.config.port_range
-        try:
-            return metered.listen_tcp(ports, self.config.host, factory, budget, self.limits)
-        except twisted_error.CannotListenError as exc:
-            raise self._cannot_listen(exc.socketError) from exc
-
-    def _listen_asyncio(self, root: RootResource) -> Listening:
-        """Scrapy without a reactor: the asyncio front, behind the same checks and limits."""
+        if self.front == "twisted" or (self.front is None and not is_reactorless()):
+            self.site = WebServiceSite(root, self.config, self.tokens, self.limits)
+            self.guard = self.site.guard
+            return twisted_front.listen(self.site, self.config, budget, self.limits)
         # Here, not at the top: a crawl on a reactor never loads h11 for it.
-        from .asyncio_front import AsyncioFront, ListenError
+        from .asyncio_front import AsyncioFront
 
-        self.budget = self._new_budget()
         self.guard = RequestGuard(root, self.config, self.tokens)
-        front = AsyncioFront(
-            root,
-            self.guard,
-            self.config,
-            budget=self.budget,
-            limits=self.limits,
-        )
+        front = AsyncioFront(root, self.guard, self.config, budget=budget, limits=self.limits)
         try:
             front.listen(self.config.host, self.config.port_range)
-        except ListenError as exc:
-            raise ServiceError(str(exc)) from exc
         except OSError as exc:
-            raise self._cannot_listen(exc) from exc
+            raise cannot_listen(self.config.host, self.config.port_range, exc) from exc
         return front
-
-    def _cannot_listen(self, reason: object) -> ServiceError:
-        """The error for a ``WEBSERVICE_PORT`` range with no free port, on either front."""
-        return ServiceError(
-            f"cannot listen on {self.config.host or '*'} {_where(self.config.port_range)}:"
-            f" {reason}; set WEBSERVICE_PORT to a free range, or 0 for any free port"
-        )
-
-    def _tls_options(self, site: WebServiceSite) -> Any:
-        from twisted.internet import ssl
-
-        certificate, key = self.config.tls_certificate, self.config.tls_key
-        try:
-            # Called with a certificate only; the config has checked that a key comes with it.
-            assert certificate is not None
-            assert key is not None
-            pem = Path(key).read_bytes() + b"\n" + Path(certificate).read_bytes()
-            loaded = ssl.PrivateCertificate.loadPEM(pem)
-            # ALPN set once, on the context, before any connection is made from it.
-            return ssl.CertificateOptions(
-                privateKey=loaded.privateKey.original,
-                certificate=loaded.original,
-                acceptableProtocols=site.acceptableProtocols(),
-            )
-        except Exception as exc:  # OSError, or OpenSSL's own errors for a bad file
-            raise ServiceError(
-                f"cannot load the TLS certificate {certificate!r} and key {key!r}: {exc!r}"
-            ) from exc
-
-    def _listen_unix(self, site: WebServiceSite, path: str) -> IListeningPort:
-        assert self.budget is not None
-        try:
-            # 0600 from the start: only this user may connect; the token is checked too.
-            return metered.listen_unix(path, site, self.budget, self.limits)
-        except twisted_error.CannotListenError as exc:
-            raise ServiceError(
-                f"cannot listen on the Unix socket {path}: {exc.socketError};"
-                " is another crawl using it?"
-            ) from exc
 
     def _write_discovery_file(self, crawler: Crawler) -> None:
         directory = (
@@ -504,35 +431,3 @@ def process_service(config: WebServiceConfig) -> Service:
 def current_service() -> Service | None:
     """The service of this process if one has been created, else ``None``."""
     return _process_service
-
-
-class _TLSFactory(TLSMemoryBIOFactory):
-    """TLS whose protocol negotiation (ALPN) is set once, by the context factory.
-
-    Twisted below 26.4 sets the wrapped site's ALPN protocols on the shared
-    OpenSSL context again for every connection, which pyOpenSSL 26.2 and
-    newer refuse once a connection was made from that context ("Context has
-    already been used to create a Connection", twisted/twisted#12500): every
-    HTTPS connection but the first would fail. The context factory already
-    carries the same protocols (``acceptableProtocols``), so the per-connection
-    step is skipped; newer Twisted has no such step and ignores this.
-    """
-
-    def _applyProtocolNegotiation(self, connection: Any) -> None:
-        return None
-
-    def buildProtocol(self, addr: Any) -> Any:
-        """TLS over the site's channel, or nothing when the site refuses the connection."""
-        channel = self.wrappedFactory.buildProtocol(addr)
-        if channel is None:
-            return None
-        return self.protocol(self, channel)
-
-
-def _where(ports: list[int]) -> str:
-    """``WEBSERVICE_PORT``'s range, for an error message."""
-    if not ports:
-        return "any port"
-    if ports[0] == ports[-1]:
-        return f"port {ports[0]}"
-    return f"any port of {ports[0]}-{ports[-1]}"
