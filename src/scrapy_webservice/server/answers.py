@@ -8,14 +8,26 @@ same fixed fields. Nothing here touches a socket or an event loop.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from twisted.web.http import datetimeToString
 
 from ..public.resource import error_body
 
-__all__ = ["BAD_REQUEST", "FIXED_FIELDS", "bad_request", "date_field", "says_close"]
+__all__ = [
+    "BAD_REQUEST",
+    "FIXED_FIELDS",
+    "bad_request",
+    "date_field",
+    "log_access",
+    "says_close",
+]
+
+#: Where answered requests go when there is no ``WEBSERVICE_LOGFILE`` (at DEBUG).
+access_logger = logging.getLogger("scrapy_webservice.access")
 
 #: What a request that is not HTTP/1.1 is told, unless the parser says more.
 BAD_REQUEST = "Bad request: not valid HTTP/1.1 (request line, header fields or body framing)"
@@ -58,3 +70,20 @@ def bad_request(message: str | None = None) -> bytes:
         b"Connection: close\r\n\r\n",
     ]
     return b"".join(head) + body
+
+
+def log_access(request: Any) -> None:
+    """An answered request at DEBUG on ``scrapy_webservice.access`` (no ``WEBSERVICE_LOGFILE``).
+
+    The client's address, the request line's method and target, the status:
+    never a header, so never a token.
+    """
+    if not access_logger.isEnabledFor(logging.DEBUG):
+        return
+    access_logger.debug(
+        '%s "%s %s" %s',
+        getattr(request.getClientAddress(), "host", "-"),
+        request.method.decode("ascii", "replace"),
+        request.uri.decode("utf-8", "replace"),
+        request.code,
+    )

@@ -96,6 +96,7 @@ class HTTPConnection(asyncio.Protocol):
         self.host: Any = None
         self.key = "local"
         self.admitted = False
+        self.secure = False
         self.closed = False
         #: The request being received or answered, and its state.
         self.exchange: Exchange | None = None
@@ -124,6 +125,7 @@ class HTTPConnection(asyncio.Protocol):
         self.client = address(transport.get_extra_info("peername"))
         self.host = address(transport.get_extra_info("sockname"))
         self.key = client_key(self.client)
+        self.secure = transport.get_extra_info("sslcontext") is not None
         limits = self.front.limits
         if limits is not None:
             if not limits.admits(self.key):
@@ -315,6 +317,7 @@ class HTTPConnection(asyncio.Protocol):
         )
         exchange.clientproto = b"HTTP/" + event.http_version
         exchange.transport = exchange.channel = self
+        exchange.secure = self.secure
         self.exchange = exchange
         self.body.clear()
         self.sent = 0

@@ -34,6 +34,7 @@ from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.defer import Deferred
 from twisted.web.http import combinedLogFormatter, datetimeToLogString
 
+from .answers import log_access
 from .asyncio_connection import HTTPConnection
 from .exchange import Exchange, address
 from .listening import ListenError, port_candidates
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncioFront"]
 
 logger = logging.getLogger(__name__)
-access_logger = logging.getLogger("scrapy_webservice.access")
 
 
 class AsyncioFront:
@@ -197,15 +197,8 @@ class AsyncioFront:
         """One access-log line: to ``WEBSERVICE_LOGFILE`` as Twisted writes it, else DEBUG."""
         if self._log_file is not None:
             self._log_file.write(combinedLogFormatter(datetimeToLogString(), exchange) + "\n")
-            return
-        if access_logger.isEnabledFor(logging.DEBUG):
-            access_logger.debug(
-                '%s "%s %s" %s',
-                getattr(exchange.getClientAddress(), "host", "-"),
-                exchange.method.decode("ascii", "replace"),
-                exchange.uri.decode("utf-8", "replace"),
-                exchange.code,
-            )
+        else:
+            log_access(exchange)
 
 
 def _bind_tcp(host: str, portrange: list[int]) -> socket.socket:

@@ -81,6 +81,8 @@ class Exchange:
         self.webservice_access: Any = None
         #: The body was over ``WEBSERVICE_MAX_REQUEST_SIZE`` (the checks answer 413).
         self.too_large = False
+        #: Whether it came over TLS (the front sets it).
+        self.secure = False
         #: Body bytes sent, for the access log (set by the front once answered).
         self.sentLength = 0
         #: What ends the connection (``abortConnection``, ``loseConnection``): the front's.
@@ -113,7 +115,7 @@ class Exchange:
         return self.host
 
     def isSecure(self) -> bool:
-        return False
+        return self.secure
 
     # -- the answer -----------------------------------------------------------------
 

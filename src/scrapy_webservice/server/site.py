@@ -31,7 +31,7 @@ from twisted.web.server import Request, Site
 from ..adapter import internals as adapter
 from ..public.resource import error_body
 from ..rpc.markers import Access
-from .answers import bad_request, date_field, says_close
+from .answers import bad_request, date_field, log_access, says_close
 from .budget import client_key
 from .guard import UNAUTHORIZED, RequestGuard
 from .security import (
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["WebServiceChannel", "WebServiceRequest", "WebServiceSite"]
 
 logger = logging.getLogger(__name__)
-access_logger = logging.getLogger("scrapy_webservice.access")
 
 #: What Twisted's ``Request.process`` sets on every request, written by the channel here.
 _SERVER_FIELD = b"Server: " + server.version + b"\r\n"
@@ -490,13 +489,5 @@ class WebServiceSite(Site):
     def log(self, request: Any) -> None:
         if self.logPath:
             super().log(request)
-            return
-        if not access_logger.isEnabledFor(logging.DEBUG):
-            return
-        access_logger.debug(
-            '%s "%s %s" %s',
-            getattr(request.getClientAddress(), "host", "-"),
-            request.method.decode("ascii", "replace"),
-            request.uri.decode("utf-8", "replace"),
-            request.code,
-        )
+        else:
+            log_access(request)
