@@ -638,7 +638,7 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 def write_profile(target: str, raw: Path, result: dict[str, Any]) -> dict[str, Any]:
     """The top functions of a server profiled under wrk: ``results/*_profile_*.txt``."""
-    slug = target.replace(" ", "_")
+    slug = target.replace(", ", "_").replace(" ", "_")
     kept = Path(tempfile.gettempdir()) / f"{NAME}_{slug}.prof"
     shutil.copyfile(raw, kept)
     title = f"{target}: {result['rps']:.0f} req/s under cProfile ({TARGETS[target][1]})"
