@@ -24,7 +24,7 @@ import pytest
 
 from scrapy_webservice.cli import program
 from scrapy_webservice.cli.client import WebServiceClient
-from scrapy_webservice.cli.jobs import SLOT_COLUMNS
+from scrapy_webservice.cli.tables import SLOT_COLUMNS
 from scrapy_webservice.cli.watch import WATCH_COLUMNS, status_lines, watch
 from scrapy_webservice.testing import start_shop
 

@@ -8,65 +8,34 @@ commands' rules (see :mod:`.commands`): a spider name routes the command to the
 service running it, ``--json`` prints one JSON document, and errors name
 the service asked.
 
-:mod:`.commands` registers :data:`JOB_COMMANDS` when it builds its parser; this
-module imports :mod:`.commands`, so :mod:`.commands` imports it only when called.
+:mod:`.commands` adds :data:`JOB_COMMANDS` to its own; what they print is
+made in :mod:`.tables`.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from ..rpc.messages import INVALID_PARAMS
 from .client import JsonRpcError, ServerEvent, WebServiceClient
 from .command import SPIDER, Arguments, Command, Output, UsageError
+from .tables import (
+    age_text,
+    memory_lines,
+    record_line,
+    slots_lines,
+    stall_lines,
+)
 from .targets import Targets
 
 __all__ = ["JOB_COMMANDS", "LOG_LEVELS"]
 
 #: What ``log --set``, ``log --level`` and ``/events?level=`` take, lowest first.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-def _aligned(rows: list[list[str]], right: frozenset[int] = frozenset()) -> list[str]:
-    """Rows as lines of aligned columns; the ``right`` ones (numbers) right-aligned."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(
-            cell.rjust(width) if i in right and n else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for n, row in enumerate(rows)
-    ]
-
-
-def _seconds(value: float | None) -> str:
-    """A delay as set (``0.25 s``); ``-`` for none."""
-    return "-" if value is None else f"{value:g} s"
-
-
-def _age(value: float | None) -> str:
-    """A measured duration, to a tenth of a second."""
-    return "-" if value is None else f"{value:.1f} s"
-
-
-def _size(value: int | None) -> str:
-    """Bytes for people: ``84.4 MiB``; ``-`` where the platform cannot tell."""
-    if value is None:
-        return "-"
-    if value < 1024:
-        return f"{value} B"
-    size = value / 1024
-    for unit in ("KiB", "MiB"):
-        if size < 1024:
-            return f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"
 
 
 def _running_spider(targets: Targets, spider: str) -> WebServiceClient:
@@ -81,50 +50,6 @@ def _running_spider(targets: Targets, spider: str) -> WebServiceClient:
 
 
 # -- slots and tune ------------------------------------------------------------------------
-
-SLOT_COLUMNS = [
-    "KEY",
-    "ACTIVE",
-    "QUEUED",
-    "TRANSFERRING",
-    "CONCURRENCY",
-    "DELAY",
-    "JITTER",
-    "IDLE",
-]
-
-
-def slots_lines(answer: dict[str, Any]) -> list[str]:
-    """``crawler/downloader.slots()`` for people: a summary line, the slots, the notes."""
-    summary = (
-        f"{answer['spider']}: total concurrency {answer['total_concurrency']}"
-        f" ({answer['active']} active); new slots: concurrency"
-        f" {answer['default_concurrency']}, delay {_seconds(answer['default_delay'])}"
-    )
-    if answer.get("tuned"):
-        summary += "; tuned (tune --reset puts the configured values back)"
-    lines = [summary]
-    slots = answer.get("slots") or []
-    if slots:
-        rows = [SLOT_COLUMNS] + [
-            [
-                str(slot["key"]),
-                str(slot["active"]),
-                str(slot["queued"]),
-                str(slot["transferring"]),
-                str(slot["concurrency"]),
-                _seconds(slot["delay"]),
-                f"{slot['jitter']:g}",
-                _age(slot.get("idle_seconds")),
-            ]
-            for slot in slots
-        ]
-        lines += _aligned(rows, right=frozenset({1, 2, 3, 4}))
-    else:
-        lines.append("(no downloader slot yet)")
-    if answer.get("autothrottle"):
-        lines.append(f"note: {answer['autothrottle']}")
-    return lines
 
 
 def cmd_slots(targets: Targets, args: argparse.Namespace, out: Output) -> None:
@@ -256,41 +181,13 @@ def cmd_enqueue(targets: Targets, args: argparse.Namespace, out: Output) -> None
 # -- mem -----------------------------------------------------------------------------------
 
 
-def memory_lines(usage: dict[str, Any], refs: list[dict[str, Any]]) -> list[str]:
-    """``memory.usage()`` and ``memory.live_refs()`` for people, as ``prefs()`` shows them."""
-    gc = usage.get("gc") or {}
-    lines = [
-        f"RSS {_size(usage.get('rss_bytes'))}, peak {_size(usage.get('peak_rss_bytes'))}",
-        "GC {}; counts {} (thresholds {})".format(
-            "on" if gc.get("enabled") else "off",
-            ", ".join(map(str, gc.get("counts", []))),
-            ", ".join(map(str, gc.get("thresholds", []))),
-        ),
-    ]
-    for crawl, stats in sorted((usage.get("memusage") or {}).items()):
-        values = ", ".join(
-            f"{key.removeprefix('memusage/')} {_size(value) if isinstance(value, int) else value}"
-            for key, value in sorted(stats.items())
-        )
-        lines.append(f"memusage of {crawl}: {values}")
-    lines.append("")
-    if refs:
-        rows = [["CLASS", "COUNT", "OLDEST"]] + [
-            [str(ref["class"]), str(ref["count"]), _age(ref["oldest_seconds"])] for ref in refs
-        ]
-        lines += _aligned(rows, right=frozenset({1}))
-    else:
-        lines.append("(no live object that Scrapy tracks)")
-    return lines
-
-
 def cmd_mem(targets: Targets, args: argparse.Namespace, out: Output) -> None:
     """mem [spider] - memory of the crawl's process: RSS, GC, live requests/responses/items"""
     client = _running_spider(targets, args.spider) if args.spider else targets.one()
     if args.oldest is not None:
         oldest = client.call("memory", "oldest", class_name=args.oldest)
         details = {k: v for k, v in oldest.items() if k not in ("class", "age_seconds")}
-        lines = [f"{oldest['class']}, {_age(oldest['age_seconds'])} old"]
+        lines = [f"{oldest['class']}, {age_text(oldest['age_seconds'])} old"]
         width = max((len(k) for k in details), default=0)
         lines += [f"  {key:<{width}}  {value}" for key, value in details.items()]
         out.result(oldest, "\n".join(lines))
@@ -301,30 +198,6 @@ def cmd_mem(targets: Targets, args: argparse.Namespace, out: Output) -> None:
 
 
 # -- stalls --------------------------------------------------------------------------------
-
-
-def stall_lines(found: dict[str, Any], show_stack: bool = False) -> list[str]:
-    """``stalls.recent()`` for people: one line per stall, newest last, with its code."""
-    threshold = found.get("threshold")
-    if threshold is None:
-        return ["The stall watchdog is off (WEBSERVICE_STALL_THRESHOLD = None)."]
-    count = found.get("count", 0)
-    if not count:
-        return [f"No stalls: the reactor never went {threshold:g} s without running."]
-    lines = [
-        f"{count} stall(s) of more than {threshold:g} s, the longest"
-        f" {found.get('max_seconds', 0):.2f} s; the most recent:"
-    ]
-    for stall in found.get("recent", []):
-        stamp = datetime.fromtimestamp(stall.get("seen_at") or 0).strftime("%H:%M:%S")
-        lines.append(
-            f"{stamp}  {stall.get('seconds', 0):6.2f} s  {stall.get('where') or '(no stack seen)'}"
-        )
-        if stall.get("code"):
-            lines.append(f"{'':22}{stall['code']}")
-        if show_stack:
-            lines += [f"{'':24}{frame}" for frame in stall.get("stack", [])]
-    return lines
 
 
 def cmd_stalls(targets: Targets, args: argparse.Namespace, out: Output) -> None:
@@ -342,20 +215,6 @@ def log_events(
 ) -> Iterator[ServerEvent]:
     """The ``log`` events from ``level`` up, as they come (``/events?events=log&level=``)."""
     return client.events(names=["log"], level=level, spiders=[spider] if spider else ())
-
-
-def record_line(data: dict[str, Any]) -> str:
-    """One log record, as the log writes it: local time, level, logger, [spider], message."""
-    stamp = str(data.get("time", ""))
-    with contextlib.suppress(ValueError):  # else shown as the service sent it
-        stamp = datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    line = (
-        f"{stamp} {data.get('level', '?'):<8} {data.get('logger', '?')}"
-        f" [{data.get('spider') or '-'}] {data.get('message', '')}"
-    )
-    if data.get("exception"):
-        line += f" ({data['exception']})"
-    return line
 
 
 def _describe_level(answer: dict[str, Any], verb: str = "is") -> str:
