@@ -21,7 +21,12 @@ its service, in these configurations:
   are all served);
 - **RC** / **RC, 401**: the anchor, Scrapy 2.19's RemoteControl (aiohttp on
   the same event loop) with the web service off, flooded by 8 connections
-  ``POST /execute`` printing the stats, and with a wrong token.
+  ``POST /execute`` printing the stats, and with a wrong token;
+- **decoy**: a control: the service off, and core 1 as busy as in the
+  64-connection row, wrk flooding a bare ``twisted.web`` server pinned to
+  core 1 too (``http_throughput.py``'s *bare GET*). What the crawl loses
+  here is the machine's (the cores share caches, memory and maybe a physical
+  core), not the service's: the service's rows are read against it too.
 
 Each crawl waits, before its first request, until the flood runs (a file
 the benchmark creates), so the flood covers all of it; pages/s run from that
@@ -124,6 +129,8 @@ CONFIGS: tuple[Config, ...] = (
     ),
     Config("rc8", "RemoteControl, 8 conn POST /execute", "remote", "wrk", 8, "/execute"),
     Config("rc8-401", "RemoteControl, wrong token", "remote", "wrk", 8, "/execute", True),
+    # A control, not the service's: what a flood on the other core costs the crawl by itself.
+    Config("decoy64", "service off, core 1 floods another server", "decoy", "wrk", 64, "/"),
 )
 BY_KEY = {c.key: c for c in CONFIGS}
 
@@ -624,6 +631,25 @@ def start_flood(
     return None, {}
 
 
+def start_decoy(run: Path) -> tuple[subprocess.Popen[bytes], int, str]:
+    """The control's server: ``http_throughput.py``'s bare GET, pinned to the client core."""
+    from http_throughput import TOKEN
+
+    ready = run / "decoy.ready.json"
+    script = Path(__file__).with_name("http_throughput.py")
+    argv = ["taskset", "-c", CLIENT_CORE, sys.executable, str(script), "--serve", "bare"]
+    argv += ["--ready", str(ready), "--profile-to", str(run / "decoy.prof")]
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not ready.exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise RuntimeError("the decoy server did not start")
+        time.sleep(0.05)
+    url = json.loads(ready.read_text())["bare GET"]
+    return server, int(url.split(":")[2].split("/")[0]), TOKEN
+
+
 def flood_result(config: Config, client: Client | None) -> dict[str, Any]:
     """What the flood did: wrk's requests and answers, or the Python client's counters."""
     if client is None:
@@ -733,11 +759,15 @@ def crawl(
     started = time.monotonic()
     flood: Client | None = None
     prober: Client | None = None
+    decoy: subprocess.Popen[bytes] | None = None
     result: dict[str, Any] = {"config": config.key}
     with log_path.open("w") as log:
         child = subprocess.Popen(argv, cwd=project, stdout=log, stderr=subprocess.STDOUT)
     try:
-        if config.target != "off":
+        if config.target == "decoy":
+            decoy, port, token = start_decoy(run)
+            flood, result["flood_ready"] = start_flood(config, run, port, token, wrk)
+        elif config.target != "off":
             port, token = wait_listening(config, run, child)
             flood, result["flood_ready"] = start_flood(config, run, port, token, wrk)
             if config.flooded:
@@ -773,6 +803,9 @@ def crawl(
             raise
     finally:
         stop_clients(prober, flood, config, result)
+        if decoy is not None:
+            decoy.terminate()
+            decoy.wait(10)
     result["wall_seconds"] = time.monotonic() - started
     result["log"] = scan_log(log_path)
     result_file = run / "result.json"
