@@ -16,7 +16,9 @@ would reach into the others'.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from io import BytesIO
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
@@ -116,10 +118,18 @@ class HTTPConnection(asyncio.Protocol):
         self.holds = 0
         self.paused_here = False
         self.reading = True
+        #: The service's work in progress: where its span began (``perf_counter``),
+        #: and how deep its entries nest (a ``finish`` inside ``data_received``).
+        self.span_started = 0.0
+        self.span_depth = 0
 
     # -- the connection ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        with self._charged():  # accepting is the service's work too
+            self._made(transport)
+
+    def _made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.client = address(transport.get_extra_info("peername"))
@@ -157,8 +167,7 @@ class HTTPConnection(asyncio.Protocol):
             self.exchange.client_gone()
 
     def data_received(self, data: bytes) -> None:
-        started = perf_counter()
-        try:
+        with self._charged():
             now = self.loop.time()
             self.idle_since = now
             self.http.receive_data(data)
@@ -170,8 +179,6 @@ class HTTPConnection(asyncio.Protocol):
             if self.request_started is None:
                 self.request_started = now
             self._next()
-        finally:
-            self.front.charge(started)
 
     def eof_received(self) -> bool:
         """The client closed its side: gone, as on Twisted (no half-closed connections)."""
@@ -187,6 +194,27 @@ class HTTPConnection(asyncio.Protocol):
     def loseConnection(self) -> None:
         if not self.closed:
             self.transport.close()
+
+    # -- the budget: every entry from the loop is the service's work -------------------
+
+    @contextlib.contextmanager
+    def _charged(self) -> Iterator[None]:
+        """Charge what runs inside to the budget, once however entries nest."""
+        if self.span_depth == 0:
+            self.span_started = perf_counter()
+        self.span_depth += 1
+        try:
+            yield
+        finally:
+            self.span_depth -= 1
+            if self.span_depth == 0:
+                self.front.charge(self.span_started)
+
+    def _charge_so_far(self) -> None:
+        """Charge the span until now and go on with a new one (before a resource runs)."""
+        if self.span_depth:
+            self.front.charge(self.span_started)
+            self.span_started = perf_counter()
 
     # -- flow control: ours, the budget's, and the client's ------------------------------
 
@@ -367,6 +395,9 @@ class HTTPConnection(asyncio.Protocol):
         exchange.content = BytesIO(bytes(self.body))
         self.body.clear()
         self.answering = True
+        # What receiving cost is charged before the resource runs, so that a
+        # resource reading the service's load (``/metrics``) counts it.
+        self._charge_so_far()
         try:
             resource = self.front.guard.resource_for(exchange)
             result = resource.render(exchange)
@@ -406,15 +437,12 @@ class HTTPConnection(asyncio.Protocol):
     def _send_refusal(self, exchange: Exchange) -> None:
         if self.closed or exchange is not self.exchange:
             return
-        started = perf_counter()
-        try:
+        with self._charged():
             refusal: Resource = unauthorized()  # renders any request-shaped object
             body = refusal.render(exchange)
             exchange.finished = True
             self._send_whole(exchange, body if isinstance(body, bytes) else b"")
             self._answered(exchange)
-        finally:
-            self.front.charge(started)
 
     def _bad_request(self, problem: str) -> None:
         """A request h11 (or the limits here) cannot take: the JSON 400, then the close."""
@@ -445,21 +473,17 @@ class HTTPConnection(asyncio.Protocol):
         exchange = self.exchange
         if exchange is None or exchange.finished or self.closed or not self.pending:
             return
-        started = perf_counter()
-        try:
+        with self._charged():
             data, self.pending = b"".join(self.pending), []
             if not self.head_sent:
                 self._send(self._head(exchange, None), h11.Data(data=data))
             else:
                 self._send(h11.Data(data=data))
-        finally:
-            self.front.charge(started)
 
     def _finish(self, exchange: Exchange) -> None:
         if exchange is not self.exchange or self.closed:
             return
-        started = perf_counter()
-        try:
+        with self._charged():
             if self.flushing is not None:
                 self.flushing.cancel()
                 self.flushing = None
@@ -471,8 +495,6 @@ class HTTPConnection(asyncio.Protocol):
             else:
                 self._send(h11.EndOfMessage())
             self._answered(exchange)
-        finally:
-            self.front.charge(started)
 
     def _send_whole(self, exchange: Exchange, body: bytes) -> None:
         """An answer whose body is all known: sent with its length."""
