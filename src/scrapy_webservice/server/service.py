@@ -1,10 +1,12 @@
-"""The one web service of a process: its crawlers, its site, its port.
+"""The one web service of a process: its crawlers, its front, its port.
 
 A ``CrawlerProcess`` may run several crawlers; each gets its own
 :class:`~scrapy_webservice.server.extension.WebService` extension, and they all
 share one :class:`Service`, so a single port and token show every crawl of
 the process. The service listens from the first ``engine_started`` to the
-last ``engine_stopped``.
+last ``engine_stopped``, on the front of the crawl's loop: Twisted Web
+(:mod:`.twisted_front`) on a reactor, asyncio (:mod:`.asyncio_front`)
+without one.
 """
 
 from __future__ import annotations
