@@ -7,6 +7,8 @@ reactorless mode too; tests/test_reactorless.py runs real crawls in that mode.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest_twisted
 
 from scrapy_webservice import JsonResource, RawBody
@@ -95,3 +97,24 @@ async def test_raw_bodies_children_and_query_strings_on_both_fronts(webservice):
     assert reply.headers["x-content-type-options"] == "nosniff"
     assert (await served.get("text/ada?shout=1")).body == b"hello ada!\n"
     assert (await served.get("text/ada/deeper")).status == 404
+
+
+class Notified(JsonResource):
+    """Asks to be told when its answer is sent, and answers at once (a returned body)."""
+
+    ws_name = "notified"
+    sent: ClassVar[list[str]] = []
+
+    def render_GET(self, txrequest):
+        txrequest.notifyFinish().addCallback(lambda _: Notified.sent.append("sent"))
+        return {"answered": True}
+
+
+@pytest_twisted.ensureDeferred
+async def test_notify_finish_fires_for_an_answer_returned_at_once(webservice):
+    Notified.sent.clear()
+    served = webservice(WEBSERVICE_RESOURCES={Notified: 1})
+    assert (await served.get("notified")).json == {"answered": True}
+    assert Notified.sent == ["sent"]
+    assert (await served.get("notified", token=None)).status == 401
+    assert Notified.sent == ["sent"]  # refused before any resource code

@@ -413,11 +413,15 @@ class HTTPConnection(asyncio.Protocol):
             result = _error(exchange, 500, "Internal error")
         if result is NOT_DONE_YET:
             return
-        if not exchange.finished:
-            body = result if isinstance(result, bytes) else b""
-            exchange.finished = True
-            self._send_whole(exchange, body)
-            self._answered(exchange)
+        self._answer_with(exchange, result)
+
+    def _answer_with(self, exchange: Exchange, body: object) -> None:
+        """``render`` returned ``body``: sent whole, and ``notifyFinish`` fires, as on Twisted."""
+        if exchange.finished:
+            return
+        if isinstance(body, bytes) and body:
+            self.pending.append(body)
+        exchange.finish()
 
     def _refuse(self, closing: bool) -> None:
         """The fixed 401 for a request the head refused, after the address's penalty."""
@@ -439,10 +443,7 @@ class HTTPConnection(asyncio.Protocol):
             return
         with self._charged():
             refusal: Resource = unauthorized()  # renders any request-shaped object
-            body = refusal.render(exchange)
-            exchange.finished = True
-            self._send_whole(exchange, body if isinstance(body, bytes) else b"")
-            self._answered(exchange)
+            self._answer_with(exchange, refusal.render(exchange))
 
     def _bad_request(self, problem: str) -> None:
         """A request h11 (or the limits here) cannot take: the JSON 400, then the close."""
