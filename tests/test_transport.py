@@ -204,3 +204,35 @@ async def test_unix_socket_only_for_this_user_and_still_the_token(serve, tmp_pat
     assert (result.returncode, json.loads(result.stdout or "null")) == (0, []), result.stderr
     await served.service.stop()
     assert not path.exists(), "the socket file is removed when the service stops"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_unix_socket_another_service_serves_is_refused_and_left_to_it(
+    webservice, tmp_path, caplog
+):
+    path = tmp_path / "ws.sock"
+    first = webservice(WEBSERVICE_UNIX_SOCKET=str(path), WEBSERVICE_DISCOVERY_DIR=None)
+    second = webservice(
+        WEBSERVICE_UNIX_SOCKET=str(path), WEBSERVICE_DISCOVERY_DIR=None, must_start=False
+    )
+    assert second.service.port is None
+    [error] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert error.startswith(f"Web service not started: cannot listen on the Unix socket {path}")
+    assert "another crawl" in error
+    assert await threads.deferToThread(unix_get, str(path), "/", first.token) == 200
+
+
+def test_the_asyncio_front_never_removes_a_file_that_is_not_a_socket(webservice, tmp_path, caplog):
+    # (Newer Twisted keeps such a file too, twisted/twisted#12785; older ones removed it.)
+    path = tmp_path / "notes.txt"
+    path.write_text("a user's file, at the path by mistake")
+    served = webservice(
+        WEBSERVICE_UNIX_SOCKET=str(path),
+        WEBSERVICE_DISCOVERY_DIR=None,
+        front="asyncio",
+        must_start=False,
+    )
+    assert served.service.port is None
+    assert path.read_text() == "a user's file, at the path by mistake"
+    [error] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "not a socket" in error

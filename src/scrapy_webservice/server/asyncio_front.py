@@ -26,6 +26,7 @@ import logging
 import os
 import socket
 import ssl
+import stat
 from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -116,7 +117,12 @@ class AsyncioFront:
 
     def _bind_unix(self, path: Path) -> socket.socket:
         """A Unix socket only this user may connect to; a stale one is replaced."""
-        if path.exists():
+        if path.exists() or path.is_symlink():
+            if not stat.S_ISSOCK(path.lstat().st_mode):
+                raise ListenError(
+                    f"cannot listen on the Unix socket {path}: something that is not a"
+                    " socket is there; set WEBSERVICE_UNIX_SOCKET to another path"
+                )
             probe = socket.socket(socket.AF_UNIX)
             try:
                 probe.connect(str(path))
@@ -133,6 +139,9 @@ class AsyncioFront:
         previous = os.umask(0o177)  # 0600 from the start: no moment open to others
         try:
             sock.bind(str(path))
+        except OSError as exc:
+            sock.close()
+            raise ListenError(f"cannot listen on the Unix socket {path}: {exc}") from exc
         finally:
             os.umask(previous)
         sock.listen(128)
